@@ -1,0 +1,299 @@
+//! Message types. Every field is plain data so that bincode (binary clients)
+//! and serde_json (JSON-lines clients) encode them alike.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use zeroize::Zeroize;
+
+/// A secret string (API secret, proxy-token secret). Not `Debug`-printable,
+/// zeroed on drop. Serializes as a plain string: it only ever crosses the
+/// private socket.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    /// The secret's text. Call only where it is sent or stored, never logged.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// First message of every connection, from the client.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClientHello {
+    pub protocol_version: u32,
+    /// Version of the client program (e.g. the `mws` crate version).
+    pub client_version: String,
+    /// Optional features the client would like; unknown ones are ignored.
+    pub features: Vec<String>,
+}
+
+/// The daemon's answer to [`ClientHello`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServerHello {
+    pub protocol_version: u32,
+    pub daemon_version: String,
+    pub pid: u32,
+    /// Features of the client's list that the daemon supports.
+    pub features: Vec<String>,
+    /// Set when the daemon refuses the connection (e.g. version mismatch).
+    pub error: Option<String>,
+}
+
+/// Which credentials a request runs as, as the CLI saw them in its own
+/// environment. The daemon resolves this by the official client's rules
+/// (env vars first, then the profile in the config file).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Selection {
+    /// `--profile` on the command line (wins over `MODAL_PROFILE`).
+    pub profile: Option<String>,
+    /// `MODAL_PROFILE`.
+    pub env_profile: Option<String>,
+    /// `MODAL_CONFIG_PATH`, else `~/.modal.toml` resolved with the CLI's HOME.
+    pub config_path: Option<String>,
+    /// The CLI's `HOME`, to find `~/.modal.toml` when no path is given.
+    pub home: Option<String>,
+    pub token_id: Option<String>,
+    pub token_secret: Option<Secret>,
+    pub server_url: Option<String>,
+    pub environment: Option<String>,
+}
+
+/// How fresh a read must be.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Freshness {
+    /// Maximum age of a cached answer in seconds; `None` = daemon default,
+    /// `Some(0)` = always ask the server.
+    pub max_age_secs: Option<u64>,
+    /// Force one upstream read.
+    pub fresh: bool,
+}
+
+/// A command to run against a workspace.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum WorkspaceCommand {
+    MembersList,
+    TokensList {
+        environment: Option<String>,
+    },
+    TokenCreate {
+        name: Option<String>,
+    },
+    TokenUpdateName {
+        token_id: String,
+        name: String,
+    },
+    TokenAllow {
+        token_id: String,
+        environment: String,
+    },
+    TokenRevoke {
+        token_id: String,
+        environment: String,
+    },
+    TokenDelete {
+        token_id: String,
+    },
+}
+
+impl WorkspaceCommand {
+    /// True for commands that change the workspace.
+    pub fn is_mutation(&self) -> bool {
+        !matches!(
+            self,
+            WorkspaceCommand::MembersList | WorkspaceCommand::TokensList { .. }
+        )
+    }
+}
+
+/// Everything a client can ask the daemon.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum Request {
+    /// Liveness check; answered with [`Response::Pong`].
+    Ping,
+    /// Run a workspace command as the selected identity.
+    Workspace {
+        selection: Selection,
+        freshness: Freshness,
+        command: WorkspaceCommand,
+    },
+    /// Daemon status; answered with [`Response::Status`].
+    Status,
+    /// Stop the daemon; answered with [`Response::Ok`] before it exits.
+    Shutdown,
+    /// Subscribe to change events for the selected identity (or all when
+    /// `selection` is `None`); the connection then carries `Response::Event`s.
+    Watch { selection: Option<Selection> },
+}
+
+/// A workspace member, as the server sent it (timestamps in Unix seconds,
+/// `<= 0` meaning unset). Rendering is the client's job: it knows the user's
+/// time zone and terminal.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Member {
+    pub name: String,
+    pub email: String,
+    /// `member`, `manager` or `owner`.
+    pub role: String,
+    pub user_id: String,
+    pub joined_at: f64,
+    pub last_active_at: f64,
+}
+
+/// A proxy token (never its secret).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProxyToken {
+    pub token_id: String,
+    pub name: String,
+    pub created_at: f64,
+    /// The creator's username, `""` if none.
+    pub created_by: String,
+    pub scoped: bool,
+}
+
+/// A freshly created proxy token, with its secret (shown once).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CreatedToken {
+    pub token_id: String,
+    pub token_secret: Secret,
+}
+
+/// What kind of failure an [`ErrorReply`] is; the CLI maps it to an exit code
+/// and the wording around the message.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The server answered with an error; `message` is its text, verbatim.
+    Server,
+    /// The server could not be reached.
+    Unreachable,
+    /// No usable credentials.
+    Credentials,
+    /// The config file (e.g. `~/.modal.toml`) is unreadable or invalid.
+    Config,
+    /// The request itself is invalid (bad argument the CLI did not catch).
+    BadRequest,
+    /// A protocol error on the socket (malformed frame, wrong version).
+    Protocol,
+    /// Anything else inside the daemon.
+    Internal,
+}
+
+/// An error the daemon reports for one request. `message` is one line, fit to
+/// print after `Error: `, and never contains a secret.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ErrorReply {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// One identity (server URL + token id) the daemon has in use.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct IdentityStatus {
+    pub server_url: String,
+    pub token_id: String,
+    pub workspace: Option<String>,
+    /// Number of upstream RPCs made for this identity.
+    pub upstream_calls: u64,
+    /// Number of upstream RPCs that failed.
+    pub upstream_errors: u64,
+    /// The most recent upstream error, if any.
+    pub last_error: Option<String>,
+}
+
+/// Answer to [`Request::Status`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DaemonStatus {
+    pub pid: u32,
+    pub version: String,
+    pub protocol_version: u32,
+    pub uptime_secs: u64,
+    pub socket: String,
+    pub identities: Vec<IdentityStatus>,
+    /// URL of the embedded emulator when the `local` profile is in use.
+    pub local_emulator: Option<String>,
+    /// Problems with configuration the daemon keeps running despite.
+    pub config_errors: Vec<String>,
+}
+
+/// A change noticed in a workspace, streamed to `Watch` subscribers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    /// e.g. `token.created`, `member.role_changed`.
+    pub kind: String,
+    /// Unix seconds when the daemon noticed it.
+    pub time: f64,
+    pub workspace: String,
+    pub server_url: String,
+    /// JSON text of the object before the change (`null` for creations).
+    pub before: String,
+    /// JSON text of the object after the change (`null` for deletions).
+    pub after: String,
+}
+
+/// Everything the daemon answers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum Response {
+    Pong,
+    /// A command that changed something succeeded and has nothing to show.
+    Ok,
+    Members(Vec<Member>),
+    Tokens(Vec<ProxyToken>),
+    Created(CreatedToken),
+    Status(DaemonStatus),
+    Event(Event),
+    Error(ErrorReply),
+}
+
+impl Response {
+    pub fn error(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Response::Error(ErrorReply {
+            kind,
+            message: message.into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_is_not_debug_printed() {
+        let selection = Selection {
+            token_secret: Some(Secret::new("as-verysecret".into())),
+            ..Default::default()
+        };
+        let shown = format!("{selection:?}");
+        assert!(!shown.contains("verysecret"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn mutations_are_classified() {
+        assert!(!WorkspaceCommand::MembersList.is_mutation());
+        assert!(!WorkspaceCommand::TokensList { environment: None }.is_mutation());
+        assert!(WorkspaceCommand::TokenDelete {
+            token_id: "wk-1".into()
+        }
+        .is_mutation());
+    }
+}
