@@ -1,1 +1,221 @@
-fn main() {}
+//! `mwsd`: runs the daemon in the foreground (for service managers), or as
+//! auto-started by `mws` with `--ready-fd`, through which it reports once its
+//! socket is bound (`ok`), that another daemon already runs
+//! (`already-running`, exit 3), or why it could not start (`error: …`).
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
+use mws_ipc::paths;
+use mwsd::local::LocalSettings;
+use mwsd::upstream::UpstreamSettings;
+use mwsd::Daemon;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Exit code when another daemon already serves this user's socket.
+const EXIT_ALREADY_RUNNING: i32 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mwsd",
+    version,
+    about = "The mws daemon: holds credentials, talks to Modal, serves `mws`."
+)]
+struct Args {
+    /// File descriptor to report readiness on (used by `mws` when it starts the daemon).
+    #[arg(long, value_name = "FD")]
+    ready_fd: Option<i32>,
+    /// Write logs to this file instead of stderr (default when started by `mws`:
+    /// $XDG_STATE_HOME/mws/mwsd.log).
+    #[arg(long, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+    /// Log verbosely (same as MWS_LOG=debug).
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+/// Reports start-up progress to the process that started us, if any.
+struct Readiness(Option<File>);
+
+impl Readiness {
+    fn new(fd: Option<i32>) -> Self {
+        // SAFETY: the fd was handed to us by our parent for exactly this use;
+        // we own it from here on.
+        Self(
+            fd.filter(|fd| *fd > 2)
+                .map(|fd| unsafe { File::from_raw_fd(fd) }),
+        )
+    }
+    fn say(&mut self, line: &str) {
+        if let Some(mut file) = self.0.take() {
+            let _ = file.write_all(format!("{line}\n").as_bytes());
+        }
+    }
+}
+
+fn default_log_file() -> PathBuf {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into()))
+                .join(".local/state")
+        });
+    state.join("mws").join("mwsd.log")
+}
+
+fn init_logging(args: &Args) -> Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = if args.verbose {
+        EnvFilter::new("debug")
+    } else {
+        EnvFilter::try_from_env("MWS_LOG").unwrap_or_else(|_| EnvFilter::new("info"))
+    };
+    let log_file = args
+        .log_file
+        .clone()
+        .or_else(|| args.ready_fd.map(|_| default_log_file()));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match log_file {
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("cannot open log file {}", path.display()))?;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
+        }
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+    Ok(())
+}
+
+/// Takes the per-user instance lock; `None` when another daemon holds it.
+fn take_instance_lock(dir: &std::path::Path) -> Result<Option<File>> {
+    let path = dir.join(paths::LOCK_NAME);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: flock on an fd we own.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            return Ok(None);
+        }
+        return Err(err).with_context(|| format!("cannot lock {}", path.display()));
+    }
+    Ok(Some(file))
+}
+
+fn main() {
+    let args = Args::parse();
+    mwsd::hardening::apply();
+    let mut readiness = Readiness::new(args.ready_fd);
+    if let Err(e) = init_logging(&args) {
+        readiness.say(&format!("error: {e:#}"));
+        eprintln!("mwsd: {e:#}");
+        std::process::exit(1);
+    }
+    match start(&args, &mut readiness) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            tracing::error!("{e:#}");
+            readiness.say(&format!("error: {e:#}"));
+            eprintln!("mwsd: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
+    let _ = args;
+    let dir = paths::runtime_dir();
+    paths::ensure_runtime_dir(&dir)?;
+    let Some(_lock) = take_instance_lock(&dir)? else {
+        readiness.say("already-running");
+        eprintln!("mwsd: another daemon is already running for this user");
+        return Ok(EXIT_ALREADY_RUNNING);
+    };
+    let socket = paths::socket_path(&dir);
+    // We hold the instance lock, so a socket file left behind is stale.
+    match std::fs::remove_file(&socket) {
+        Ok(()) => tracing::info!("removed stale socket {}", socket.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot remove {}", socket.display())),
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let name = socket
+            .clone()
+            .to_fs_name::<GenericFilePath>()
+            .context("invalid socket path")?;
+        let listener = ListenerOptions::new()
+            .name(name)
+            .reclaim_name(true)
+            .create_tokio()
+            .with_context(|| format!("cannot listen on {}", socket.display()))?;
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot restrict {}", socket.display()))?;
+        tracing::info!(
+            pid = std::process::id(),
+            socket = %socket.display(),
+            "mwsd {} listening",
+            env!("CARGO_PKG_VERSION")
+        );
+        readiness.say("ok");
+
+        let mut settings = UpstreamSettings::default();
+        if let Some(path) = std::env::var_os("MWS_CA_CERT").filter(|v| !v.is_empty()) {
+            settings.extra_ca_pem = Some(
+                std::fs::read(&path)
+                    .with_context(|| format!("cannot read MWS_CA_CERT {:?}", path))?,
+            );
+        }
+        let daemon = Arc::new(Daemon::new(
+            socket.clone(),
+            settings,
+            LocalSettings::from_env(),
+        ));
+        mwsd::run(daemon, listener, shutdown_signal()).await;
+        anyhow::Ok(())
+    })?;
+    let _ = std::fs::remove_file(&socket);
+    Ok(0)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}

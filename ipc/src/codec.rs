@@ -77,6 +77,14 @@ pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, CodecErr
     Ok(value)
 }
 
+/// Decodes a binary hello payload, ignoring trailing bytes: a newer client may
+/// append fields to its hello, and the version check must still work.
+pub fn decode_hello_payload(payload: &[u8]) -> Result<crate::ClientHello, CodecError> {
+    bincode::serde::decode_from_slice(payload, bincode_config())
+        .map(|(hello, _)| hello)
+        .map_err(|e| CodecError::Malformed(e.to_string()))
+}
+
 /// Encodes a message as one JSON line (with the newline).
 pub fn encode_json_line<T: Serialize>(message: &T) -> Result<Vec<u8>, CodecError> {
     let mut out = serde_json::to_vec(message).map_err(|e| CodecError::Malformed(e.to_string()))?;

@@ -63,6 +63,7 @@ pub struct ServerHello {
 /// environment. The daemon resolves this by the official client's rules
 /// (env vars first, then the profile in the config file).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Selection {
     /// `--profile` on the command line (wins over `MODAL_PROFILE`).
     pub profile: Option<String>,
@@ -80,6 +81,7 @@ pub struct Selection {
 
 /// How fresh a read must be.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct Freshness {
     /// Maximum age of a cached answer in seconds; `None` = daemon default,
     /// `Some(0)` = always ask the server.

@@ -1,0 +1,348 @@
+//! Which credentials a request runs as.
+//!
+//! The CLI sends what it saw (`--profile`, `MODAL_*` variables, HOME); this
+//! module applies the official Modal client's rules to it, so that `mws` and
+//! `modal` pick the same identity from the same environment:
+//!
+//! 1. the config file is `MODAL_CONFIG_PATH`, else `~/.modal.toml`; each
+//!    top-level table is a profile;
+//! 2. the profile is `--profile`, else `MODAL_PROFILE`, else the one with
+//!    `active = true`, else `default` (more than one active profile is an
+//!    error, and so is "several profiles, none active");
+//! 3. `MODAL_TOKEN_ID`, `MODAL_TOKEN_SECRET`, `MODAL_SERVER_URL` and
+//!    `MODAL_ENVIRONMENT` override the profile's values.
+//!
+//! The profile name `local` is built in (the embedded emulator) unless the
+//! config file defines a profile of that name; environment variables do not
+//! override the built-in profile's credentials.
+
+use mws_ipc::{Secret, Selection};
+use std::path::PathBuf;
+
+/// Where Modal's API lives when nothing says otherwise.
+pub const DEFAULT_SERVER_URL: &str = "https://api.modal.com";
+/// The built-in profile that runs the embedded emulator.
+pub const LOCAL_PROFILE: &str = "local";
+
+/// Credentials and settings resolved for one request.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub server_url: String,
+    pub token_id: String,
+    pub token_secret: Secret,
+    /// Profile the values came from (for messages), if any.
+    pub profile: Option<String>,
+}
+
+/// What a selection resolves to.
+#[derive(Debug, Clone)]
+pub enum Resolved {
+    /// A real (or user-configured) Modal server.
+    Remote(Identity),
+    /// The built-in `local` profile: the daemon's embedded emulator.
+    Local,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("Could not read the Modal config file {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("Invalid Modal config file {path}: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error("More than one Modal profile is active. Please fix by editing your Modal config file ({0}).")]
+    SeveralActive(String),
+    #[error("No Modal profile is active. Please fix by choosing one with --profile or MODAL_PROFILE, or by editing your Modal config file ({0}).")]
+    NoneActive(String),
+    #[error("Modal profile '{profile}' was not found in {path}. Use --profile with one of its profiles, or `--profile local` for the embedded emulator.")]
+    UnknownProfile { profile: String, path: String },
+    #[error("Token missing. Could not authenticate client. Set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET, add a profile to {0}, or try `mws --profile local …` for the embedded emulator.")]
+    TokenMissing(String),
+    #[error("Token secret missing for token '{token_id}' (profile '{profile}'). Set MODAL_TOKEN_SECRET or add `token_secret` to the profile in {path}.")]
+    SecretMissing {
+        token_id: String,
+        profile: String,
+        path: String,
+    },
+    #[error("Invalid server URL '{0}': it must start with http:// or https://")]
+    BadServerUrl(String),
+}
+
+impl ConfigError {
+    /// True when the problem is missing credentials rather than a bad file.
+    pub fn is_credentials(&self) -> bool {
+        matches!(
+            self,
+            ConfigError::TokenMissing(_) | ConfigError::SecretMissing { .. }
+        )
+    }
+}
+
+/// One profile table of the config file.
+#[derive(Debug, Default, Clone)]
+struct Profile {
+    token_id: Option<String>,
+    token_secret: Option<Secret>,
+    server_url: Option<String>,
+    active: bool,
+}
+
+/// The config file path a selection points at.
+pub fn config_path(selection: &Selection) -> PathBuf {
+    if let Some(path) = selection.config_path.as_deref().filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let home = selection
+        .home
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".to_string());
+    PathBuf::from(home).join(".modal.toml")
+}
+
+/// Reads the profiles of a config file; a missing file has none.
+fn read_profiles(path: &std::path::Path) -> Result<Vec<(String, Profile)>, ConfigError> {
+    let shown = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(ConfigError::Unreadable {
+                path: shown,
+                reason: e.to_string(),
+            })
+        }
+    };
+    parse_profiles(&text).map_err(|reason| ConfigError::Invalid {
+        path: shown,
+        reason,
+    })
+}
+
+/// Parses the profiles of a config file's text; the error is one line.
+fn parse_profiles(text: &str) -> Result<Vec<(String, Profile)>, String> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| e.message().replace('\n', " "))?;
+    let mut profiles = Vec::new();
+    for (name, value) in table {
+        let Some(values) = value.as_table() else {
+            continue;
+        };
+        let string = |key: &str| -> Result<Option<String>, String> {
+            match values.get(key) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(format!("profile '{name}': `{key}` must be a string")),
+            }
+        };
+        let active = match values.get("active") {
+            None => false,
+            Some(toml::Value::Boolean(b)) => *b,
+            Some(_) => return Err(format!("profile '{name}': `active` must be true or false")),
+        };
+        profiles.push((
+            name.clone(),
+            Profile {
+                token_id: string("token_id")?,
+                token_secret: string("token_secret")?.map(Secret::new),
+                server_url: string("server_url")?,
+                active,
+            },
+        ));
+    }
+    Ok(profiles)
+}
+
+fn non_empty(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.is_empty())
+}
+
+/// Resolves a selection by the official client's rules (see module docs).
+pub fn resolve(selection: &Selection) -> Result<Resolved, ConfigError> {
+    let path = config_path(selection);
+    let shown = path.display().to_string();
+    let profiles = read_profiles(&path)?;
+
+    let explicit = non_empty(&selection.profile).or_else(|| non_empty(&selection.env_profile));
+    let active: Vec<&String> = profiles
+        .iter()
+        .filter(|(_, p)| p.active)
+        .map(|(n, _)| n)
+        .collect();
+    if active.len() > 1 {
+        return Err(ConfigError::SeveralActive(shown));
+    }
+    let name = match &explicit {
+        Some(name) => name.clone(),
+        None => match active.first() {
+            Some(name) => (*name).clone(),
+            None => "default".to_string(),
+        },
+    };
+    let profile = profiles.iter().find(|(n, _)| *n == name).map(|(_, p)| p);
+
+    if name == LOCAL_PROFILE && profile.is_none() {
+        return Ok(Resolved::Local);
+    }
+    if let (Some(_), None) = (&explicit, profile) {
+        return Err(ConfigError::UnknownProfile {
+            profile: name,
+            path: shown,
+        });
+    }
+    if explicit.is_none() && profiles.len() > 1 && active.is_empty() && profile.is_none() {
+        return Err(ConfigError::NoneActive(shown));
+    }
+
+    let profile = profile.cloned().unwrap_or_default();
+    let token_id = non_empty(&selection.token_id).or(profile.token_id.filter(|t| !t.is_empty()));
+    let token_secret = selection
+        .token_secret
+        .clone()
+        .filter(|s| !s.is_empty())
+        .or(profile.token_secret.filter(|s| !s.is_empty()));
+    let server_url = non_empty(&selection.server_url)
+        .or(profile.server_url)
+        .unwrap_or_else(|| DEFAULT_SERVER_URL.to_string());
+    if !(server_url.starts_with("http://") || server_url.starts_with("https://")) {
+        return Err(ConfigError::BadServerUrl(server_url));
+    }
+    let Some(token_id) = token_id else {
+        return Err(ConfigError::TokenMissing(shown));
+    };
+    let Some(token_secret) = token_secret else {
+        return Err(ConfigError::SecretMissing {
+            token_id,
+            profile: name,
+            path: shown,
+        });
+    };
+    Ok(Resolved::Remote(Identity {
+        server_url: server_url.trim_end_matches('/').to_string(),
+        token_id,
+        token_secret,
+        profile: Some(name),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn selection_with_file(text: &str) -> (tempfile::TempDir, Selection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("modal.toml");
+        std::fs::write(&path, text).unwrap();
+        let selection = Selection {
+            config_path: Some(path.display().to_string()),
+            ..Default::default()
+        };
+        (dir, selection)
+    }
+
+    fn remote(r: Resolved) -> Identity {
+        match r {
+            Resolved::Remote(i) => i,
+            Resolved::Local => panic!("expected a remote identity"),
+        }
+    }
+
+    const TWO_PROFILES: &str = r#"
+[work]
+token_id = "ak-work"
+token_secret = "as-work"
+active = true
+
+[play]
+token_id = "ak-play"
+token_secret = "as-play"
+server_url = "http://127.0.0.1:1234/"
+"#;
+
+    #[test]
+    fn active_profile_is_used() {
+        let (_d, sel) = selection_with_file(TWO_PROFILES);
+        let id = remote(resolve(&sel).unwrap());
+        assert_eq!(id.token_id, "ak-work");
+        assert_eq!(id.server_url, DEFAULT_SERVER_URL);
+    }
+
+    #[test]
+    fn explicit_profile_wins_over_env_profile_and_active() {
+        let (_d, mut sel) = selection_with_file(TWO_PROFILES);
+        sel.env_profile = Some("work".into());
+        sel.profile = Some("play".into());
+        let id = remote(resolve(&sel).unwrap());
+        assert_eq!(id.token_id, "ak-play");
+        assert_eq!(id.server_url, "http://127.0.0.1:1234");
+    }
+
+    #[test]
+    fn env_vars_override_profile_values() {
+        let (_d, mut sel) = selection_with_file(TWO_PROFILES);
+        sel.token_id = Some("ak-env".into());
+        sel.token_secret = Some(Secret::new("as-env".into()));
+        let id = remote(resolve(&sel).unwrap());
+        assert_eq!(id.token_id, "ak-env");
+        assert_eq!(id.token_secret.expose(), "as-env");
+    }
+
+    #[test]
+    fn two_active_profiles_are_an_error() {
+        let (_d, sel) = selection_with_file("[a]\nactive = true\n[b]\nactive = true\n");
+        assert!(matches!(resolve(&sel), Err(ConfigError::SeveralActive(_))));
+    }
+
+    #[test]
+    fn several_profiles_none_active_is_an_error() {
+        let (_d, sel) = selection_with_file("[a]\ntoken_id='ak-a'\n[b]\ntoken_id='ak-b'\n");
+        assert!(matches!(resolve(&sel), Err(ConfigError::NoneActive(_))));
+    }
+
+    #[test]
+    fn unknown_explicit_profile_is_an_error() {
+        let (_d, mut sel) = selection_with_file(TWO_PROFILES);
+        sel.profile = Some("nope".into());
+        assert!(matches!(
+            resolve(&sel),
+            Err(ConfigError::UnknownProfile { .. })
+        ));
+    }
+
+    #[test]
+    fn local_is_built_in_unless_defined() {
+        let (_d, mut sel) = selection_with_file(TWO_PROFILES);
+        sel.profile = Some("local".into());
+        assert!(matches!(resolve(&sel), Ok(Resolved::Local)));
+        let (_d, mut sel) = selection_with_file("[local]\ntoken_id='ak-l'\ntoken_secret='as-l'\n");
+        sel.profile = Some("local".into());
+        assert_eq!(remote(resolve(&sel).unwrap()).token_id, "ak-l");
+    }
+
+    #[test]
+    fn nothing_configured_says_token_missing() {
+        let sel = Selection {
+            config_path: Some("/nonexistent/modal.toml".into()),
+            ..Default::default()
+        };
+        let err = resolve(&sel).unwrap_err();
+        assert!(err.is_credentials());
+        assert!(err.to_string().contains("--profile local"), "{err}");
+    }
+
+    #[test]
+    fn garbage_file_is_a_one_line_error() {
+        let (_d, sel) = selection_with_file("[[[ not toml");
+        let err = resolve(&sel).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { .. }));
+        assert!(!err.to_string().contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn secret_missing_names_the_profile_but_not_a_secret() {
+        let (_d, sel) = selection_with_file("[w]\ntoken_id='ak-w'\nactive=true\n");
+        let err = resolve(&sel).unwrap_err();
+        assert!(matches!(err, ConfigError::SecretMissing { .. }));
+        assert!(err.to_string().contains("'w'"));
+    }
+}

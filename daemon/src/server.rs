@@ -1,0 +1,412 @@
+//! The IPC server: accepts connections on the private socket, checks the
+//! peer, negotiates the encoding and protocol version, and answers requests.
+//!
+//! Every connection is a task; a malformed frame gets an error reply (when the
+//! framing is still intact) and the connection is closed, so nothing a client
+//! sends can take the daemon down. See `docs/ipc.md`.
+
+use crate::config::{self, Identity, Resolved};
+use crate::local::{LocalEmulator, LocalSettings};
+use crate::upstream::{Upstream, UpstreamSettings};
+use crate::workspace::Session;
+use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
+use mws_ipc::codec::{self, CodecError, Encoding, MAX_FRAME_LEN};
+use mws_ipc::{
+    ClientHello, DaemonStatus, ErrorKind, ErrorReply, Event, IdentityStatus, Request, Response,
+    Selection, ServerHello, WorkspaceCommand, PROTOCOL_VERSION,
+};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{broadcast, watch};
+
+/// How long a client may take to send its hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Key of a session: one identity.
+type IdentityKey = (String, String);
+
+/// The daemon's shared state.
+pub struct Daemon {
+    started: Instant,
+    socket: PathBuf,
+    settings: UpstreamSettings,
+    local_settings: LocalSettings,
+    sessions: Mutex<HashMap<IdentityKey, Arc<Session>>>,
+    local: tokio::sync::Mutex<Option<LocalEmulator>>,
+    local_url: Mutex<Option<String>>,
+    events: broadcast::Sender<Event>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Daemon {
+    pub fn new(socket: PathBuf, settings: UpstreamSettings, local_settings: LocalSettings) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        let (shutdown, _) = watch::channel(false);
+        Self {
+            started: Instant::now(),
+            socket,
+            settings,
+            local_settings,
+            sessions: Mutex::new(HashMap::new()),
+            local: tokio::sync::Mutex::new(None),
+            local_url: Mutex::new(None),
+            events,
+            shutdown,
+        }
+    }
+
+    /// Asks the accept loop to stop.
+    pub fn request_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    fn session_for(&self, identity: &Identity) -> Result<Arc<Session>, ErrorReply> {
+        let key = (identity.server_url.clone(), identity.token_id.clone());
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(session) = sessions.get(&key) {
+            session.upstream.set_secret(&identity.token_secret);
+            return Ok(session.clone());
+        }
+        let session = Arc::new(Session::new(Upstream::new(identity, &self.settings)?));
+        sessions.insert(key, session.clone());
+        Ok(session)
+    }
+
+    /// The identity of the embedded emulator, starting it if needed.
+    async fn local_identity(&self) -> Result<Identity, ErrorReply> {
+        let mut local = self.local.lock().await;
+        if let Some(running) = local.as_mut() {
+            if !running.is_running() {
+                tracing::warn!("local emulator exited; starting a new one");
+                *local = None;
+            }
+        }
+        if local.is_none() {
+            let emulator = LocalEmulator::start(&self.local_settings).await?;
+            *self.local_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(emulator.url.clone());
+            *local = Some(emulator);
+        }
+        let emulator = local.as_ref().expect("started above");
+        Ok(Identity {
+            server_url: emulator.url.clone(),
+            token_id: emulator.token_id.clone(),
+            token_secret: emulator.token_secret.clone(),
+            profile: Some(config::LOCAL_PROFILE.to_string()),
+        })
+    }
+
+    async fn resolve(&self, selection: &Selection) -> Result<Identity, ErrorReply> {
+        match config::resolve(selection) {
+            Ok(Resolved::Remote(identity)) => Ok(identity),
+            Ok(Resolved::Local) => self.local_identity().await,
+            Err(e) => Err(ErrorReply {
+                kind: if e.is_credentials() {
+                    ErrorKind::Credentials
+                } else {
+                    ErrorKind::Config
+                },
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    async fn workspace(&self, selection: &Selection, command: &WorkspaceCommand) -> Response {
+        let identity = match self.resolve(selection).await {
+            Ok(identity) => identity,
+            Err(e) => return Response::Error(e),
+        };
+        let session = match self.session_for(&identity) {
+            Ok(session) => session,
+            Err(e) => return Response::Error(e),
+        };
+        match session.run(command).await {
+            Ok(response) => response,
+            Err(e) => Response::Error(e),
+        }
+    }
+
+    fn status(&self) -> DaemonStatus {
+        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut identities: Vec<IdentityStatus> = sessions
+            .values()
+            .map(|s| IdentityStatus {
+                server_url: s.upstream.server_url.clone(),
+                token_id: s.upstream.token_id.clone(),
+                workspace: s.known_workspace_name(),
+                upstream_calls: s.upstream.stats.calls.load(Ordering::Relaxed),
+                upstream_errors: s.upstream.stats.errors.load(Ordering::Relaxed),
+                last_error: s
+                    .upstream
+                    .stats
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            })
+            .collect();
+        identities.sort_by(|a, b| (&a.server_url, &a.token_id).cmp(&(&b.server_url, &b.token_id)));
+        DaemonStatus {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            protocol_version: PROTOCOL_VERSION,
+            uptime_secs: self.started.elapsed().as_secs(),
+            socket: self.socket.display().to_string(),
+            identities,
+            local_emulator: self
+                .local_url
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            config_errors: Vec::new(),
+        }
+    }
+
+    /// Answers one request (other than `Watch`, which streams).
+    pub async fn handle(&self, request: Request) -> Response {
+        match request {
+            Request::Ping => Response::Pong,
+            Request::Status => Response::Status(self.status()),
+            Request::Shutdown => {
+                self.request_shutdown();
+                Response::Ok
+            }
+            Request::Workspace {
+                selection,
+                freshness: _,
+                command,
+            } => self.workspace(&selection, &command).await,
+            Request::Watch { .. } => {
+                Response::error(ErrorKind::BadRequest, "watch is handled by the connection")
+            }
+        }
+    }
+}
+
+/// Reads one message in the connection's encoding.
+async fn read_message<R, T>(reader: &mut BufReader<R>, encoding: Encoding) -> Result<T, CodecError>
+where
+    R: AsyncRead + Unpin,
+    T: serde::de::DeserializeOwned,
+{
+    match encoding {
+        Encoding::Binary => {
+            let mut header = [0u8; 4];
+            match reader.read_exact(&mut header).await {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Err(CodecError::Closed)
+                }
+                Err(e) => return Err(CodecError::Io(e)),
+            }
+            let len = codec::frame_len(header)?;
+            let mut payload = vec![0u8; len];
+            reader.read_exact(&mut payload).await.map_err(|e| {
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    CodecError::Malformed("frame truncated".into())
+                } else {
+                    CodecError::Io(e)
+                }
+            })?;
+            codec::decode_payload(&payload)
+        }
+        Encoding::JsonLines => {
+            let mut line = Vec::new();
+            let read = (&mut *reader)
+                .take(MAX_FRAME_LEN as u64 + 1)
+                .read_until(b'\n', &mut line)
+                .await?;
+            if read == 0 {
+                return Err(CodecError::Closed);
+            }
+            if line.len() > MAX_FRAME_LEN {
+                return Err(CodecError::TooLarge(line.len() as u64));
+            }
+            codec::decode_json_line(&line)
+        }
+    }
+}
+
+async fn write_message<W, T>(
+    writer: &mut W,
+    encoding: Encoding,
+    message: &T,
+) -> Result<(), CodecError>
+where
+    W: AsyncWrite + Unpin,
+    T: serde::Serialize,
+{
+    let bytes = match encoding {
+        Encoding::Binary => codec::encode_frame(message)?,
+        Encoding::JsonLines => codec::encode_json_line(message)?,
+    };
+    writer.write_all(&bytes).await?;
+    writer.flush().await?;
+    Ok(())
+}
+
+/// Decodes a hello leniently: a newer client may append fields we ignore.
+async fn read_hello<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+    encoding: Encoding,
+) -> Result<ClientHello, CodecError> {
+    match encoding {
+        Encoding::JsonLines => read_message(reader, encoding).await,
+        Encoding::Binary => {
+            let mut header = [0u8; 4];
+            reader
+                .read_exact(&mut header)
+                .await
+                .map_err(|_| CodecError::Closed)?;
+            let len = codec::frame_len(header)?;
+            let mut payload = vec![0u8; len];
+            reader
+                .read_exact(&mut payload)
+                .await
+                .map_err(|_| CodecError::Malformed("hello truncated".into()))?;
+            codec::decode_hello_payload(&payload)
+        }
+    }
+}
+
+/// Serves one connection until the client hangs up or misbehaves.
+async fn serve_connection(daemon: Arc<Daemon>, conn: Stream) {
+    match conn.peer_creds() {
+        Ok(creds) => {
+            let me = mws_ipc::paths::current_uid();
+            if creds.euid() != Some(me) {
+                tracing::warn!(peer_uid = ?creds.euid(), "refused a connection from another user");
+                return;
+            }
+        }
+        Err(e) => {
+            tracing::warn!("could not read peer credentials, refusing: {e}");
+            return;
+        }
+    }
+    // `&Stream` reads and writes; sharing it avoids the deprecated split.
+    let mut send = &conn;
+    let mut reader = BufReader::new(&conn);
+    let encoding = match tokio::time::timeout(HELLO_TIMEOUT, reader.fill_buf()).await {
+        Ok(Ok([])) | Err(_) => return,
+        Ok(Ok(buffered)) => Encoding::detect(buffered[0]),
+        Ok(Err(e)) => {
+            tracing::debug!("read error before hello: {e}");
+            return;
+        }
+    };
+
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, read_hello(&mut reader, encoding)).await {
+        Ok(Ok(hello)) => hello,
+        Ok(Err(e)) => {
+            let _ = write_message(
+                &mut send,
+                encoding,
+                &Response::error(ErrorKind::Protocol, format!("expected a hello: {e}")),
+            )
+            .await;
+            return;
+        }
+        Err(_) => return,
+    };
+    let compatible = hello.protocol_version == PROTOCOL_VERSION;
+    let server_hello = ServerHello {
+        protocol_version: PROTOCOL_VERSION,
+        daemon_version: env!("CARGO_PKG_VERSION").to_string(),
+        pid: std::process::id(),
+        features: Vec::new(),
+        error: (!compatible).then(|| {
+            format!(
+                "protocol version {} is not supported (this daemon speaks {PROTOCOL_VERSION})",
+                hello.protocol_version
+            )
+        }),
+    };
+    if write_message(&mut send, encoding, &server_hello)
+        .await
+        .is_err()
+        || !compatible
+    {
+        return;
+    }
+
+    loop {
+        let request: Request = match read_message(&mut reader, encoding).await {
+            Ok(request) => request,
+            Err(CodecError::Closed) => return,
+            Err(e) => {
+                tracing::debug!("bad frame from client: {e}");
+                let _ = write_message(
+                    &mut send,
+                    encoding,
+                    &Response::error(ErrorKind::Protocol, format!("bad request: {e}")),
+                )
+                .await;
+                return;
+            }
+        };
+        if let Request::Watch { .. } = request {
+            stream_events(&daemon, &mut send, encoding).await;
+            return;
+        }
+        let response = daemon.handle(request).await;
+        if write_message(&mut send, encoding, &response).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Streams events to a subscriber until it hangs up or the daemon stops.
+async fn stream_events<W: AsyncWrite + Unpin>(daemon: &Daemon, send: &mut W, encoding: Encoding) {
+    let mut events = daemon.events.subscribe();
+    let mut shutdown = daemon.shutdown.subscribe();
+    if write_message(send, encoding, &Response::Ok).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    if write_message(send, encoding, &Response::Event(event)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "a watcher fell behind");
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Serves `listener` until a `Shutdown` request or `external_shutdown`
+/// completes. Open connections are dropped when it returns.
+pub async fn run(
+    daemon: Arc<Daemon>,
+    listener: Listener,
+    external_shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut shutdown = daemon.shutdown.subscribe();
+    tokio::pin!(external_shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => {
+                    tokio::spawn(serve_connection(daemon.clone(), conn));
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => break,
+            _ = &mut external_shutdown => break,
+        }
+    }
+    tracing::info!("shutting down");
+}

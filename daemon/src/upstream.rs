@@ -1,0 +1,453 @@
+//! One gRPC client per identity `(server_url, token_id)`.
+//!
+//! Every call carries the metadata Modal's official client sends (credentials,
+//! client type and version, a fresh idempotency key per logical call reused on
+//! each retry, the attempt number). Transient statuses are retried a bounded
+//! number of times with exponential backoff; everything else fails at once.
+//! A server that cannot be reached is reported as such, naming the URL, within
+//! about ten seconds (connect timeout × attempts + backoff), instead of the
+//! official client's minute of retries.
+
+use crate::config::Identity;
+use mws_ipc::{ErrorKind, ErrorReply, Secret};
+use mws_modal_api::{headers, proto, ModalClientClient};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tonic::metadata::{AsciiMetadataValue, MetadataMap};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::{Code, Status};
+
+/// Retries after the first attempt (as the official client does).
+pub const MAX_RETRIES: u32 = 3;
+/// Backoff before the first retry; doubles after each.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// How long one attempt may take to connect.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one attempt may take in all.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Settings shared by every upstream client of the daemon.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// Value of `x-modal-client-version`.
+    pub client_version: String,
+    /// Extra CA certificate (PEM) to trust for https:// servers.
+    pub extra_ca_pem: Option<Vec<u8>>,
+}
+
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self {
+            client_version: std::env::var("MWS_MODAL_CLIENT_VERSION")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| mws_modal_api::MODAL_CLIENT_VERSION.to_string()),
+            extra_ca_pem: None,
+        }
+    }
+}
+
+/// Counters shown by `mws daemon status`.
+#[derive(Debug, Default)]
+pub struct UpstreamStats {
+    pub calls: AtomicU64,
+    pub errors: AtomicU64,
+    pub last_error: Mutex<Option<String>>,
+}
+
+/// A gRPC client bound to one identity.
+pub struct Upstream {
+    pub server_url: String,
+    pub token_id: String,
+    secret: Mutex<Secret>,
+    client: ModalClientClient<Channel>,
+    client_version: AsciiMetadataValue,
+    node: AsciiMetadataValue,
+    pub stats: UpstreamStats,
+}
+
+/// Why an upstream call failed, ready to send to the client.
+pub type UpstreamError = ErrorReply;
+
+fn error(kind: ErrorKind, message: impl Into<String>) -> UpstreamError {
+    ErrorReply {
+        kind,
+        message: message.into(),
+    }
+}
+
+/// Statuses worth another attempt (the official client's list).
+fn is_transient(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable
+            | Code::Internal
+            | Code::Unknown
+            | Code::Cancelled
+            | Code::DeadlineExceeded
+    )
+}
+
+/// The innermost cause of an error, for "could not connect" messages.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+/// True when a status stands for "never reached the server" rather than an
+/// answer from it.
+fn is_transport_failure(status: &Status) -> bool {
+    use std::error::Error;
+    status.code() == Code::Unavailable
+        && status
+            .source()
+            .map(|s| s.downcast_ref::<tonic::transport::Error>().is_some() || s.source().is_some())
+            .unwrap_or(false)
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn ascii(value: &str) -> AsciiMetadataValue {
+    AsciiMetadataValue::try_from(value).unwrap_or_else(|_| AsciiMetadataValue::from_static(""))
+}
+
+impl Upstream {
+    /// Builds a client for an identity; connects lazily on the first call.
+    pub fn new(identity: &Identity, settings: &UpstreamSettings) -> Result<Self, UpstreamError> {
+        let url = identity.server_url.clone();
+        let bad_url = |e: &dyn std::fmt::Display| {
+            error(
+                ErrorKind::Config,
+                format!("Invalid server URL '{url}': {e}"),
+            )
+        };
+        let user_agent = format!(
+            "modal-client/{} ({}; mws/{})",
+            settings.client_version,
+            std::env::consts::OS,
+            env!("CARGO_PKG_VERSION")
+        );
+        let mut endpoint = Endpoint::from_shared(url.clone())
+            .map_err(|e| bad_url(&e))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(CALL_TIMEOUT)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .user_agent(user_agent)
+            .map_err(|e| bad_url(&e))?;
+        if url.starts_with("https://") {
+            let mut tls = ClientTlsConfig::new().with_native_roots();
+            if let Some(pem) = &settings.extra_ca_pem {
+                tls = tls.ca_certificate(Certificate::from_pem(pem));
+            }
+            endpoint = endpoint.tls_config(tls).map_err(|e| bad_url(&e))?;
+        }
+        let channel = endpoint.connect_lazy();
+        Ok(Self {
+            server_url: url,
+            token_id: identity.token_id.clone(),
+            secret: Mutex::new(identity.token_secret.clone()),
+            client: ModalClientClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
+            client_version: ascii(&settings.client_version),
+            node: ascii(&host_name()),
+            stats: UpstreamStats::default(),
+        })
+    }
+
+    /// Replaces the secret (the user rotated it; the identity is the same).
+    pub fn set_secret(&self, secret: &Secret) {
+        let mut current = self.secret.lock().unwrap_or_else(|p| p.into_inner());
+        if current.expose() != secret.expose() {
+            *current = secret.clone();
+        }
+    }
+
+    fn decorate(&self, metadata: &mut MetadataMap, key: &str, attempt: u32, delay: Duration) {
+        metadata.insert(headers::TOKEN_ID, ascii(&self.token_id));
+        let secret = self.secret.lock().unwrap_or_else(|p| p.into_inner());
+        if let Ok(mut value) = AsciiMetadataValue::try_from(secret.expose()) {
+            value.set_sensitive(true);
+            metadata.insert(headers::TOKEN_SECRET, value);
+        }
+        drop(secret);
+        metadata.insert(
+            headers::CLIENT_TYPE,
+            AsciiMetadataValue::from_static(mws_modal_api::CLIENT_TYPE_CLIENT),
+        );
+        metadata.insert(headers::CLIENT_VERSION, self.client_version.clone());
+        metadata.insert(
+            headers::PLATFORM,
+            ascii(&format!(
+                "{}-{}",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            )),
+        );
+        metadata.insert(headers::NODE, self.node.clone());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        metadata.insert(headers::TIMESTAMP, ascii(&format!("{now:.6}")));
+        metadata.insert(headers::IDEMPOTENCY_KEY, ascii(key));
+        metadata.insert(headers::RETRY_ATTEMPT, ascii(&attempt.to_string()));
+        if attempt > 0 {
+            metadata.insert(
+                headers::RETRY_DELAY,
+                ascii(&format!("{:.3}", delay.as_secs_f64())),
+            );
+        }
+    }
+
+    /// Runs one logical call: one idempotency key, bounded retries.
+    async fn call<Req, Resp, F, Fut>(
+        &self,
+        method: &'static str,
+        message: Req,
+        send: F,
+    ) -> Result<Resp, UpstreamError>
+    where
+        Req: Clone,
+        F: Fn(ModalClientClient<Channel>, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
+    {
+        let key = uuid::Uuid::new_v4().to_string();
+        let mut delay = FIRST_BACKOFF;
+        let mut attempt = 0;
+        loop {
+            let mut request = tonic::Request::new(message.clone());
+            self.decorate(request.metadata_mut(), &key, attempt, delay);
+            self.stats.calls.fetch_add(1, Ordering::Relaxed);
+            let result = send(self.client.clone(), request).await;
+            match result {
+                Ok(response) => return Ok(response.into_inner()),
+                Err(status) => {
+                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(method, attempt, code = ?status.code(), "upstream call failed");
+                    if is_transient(status.code()) && attempt < MAX_RETRIES {
+                        tokio::time::sleep(delay).await;
+                        attempt += 1;
+                        delay *= 2;
+                        continue;
+                    }
+                    let reply = self.map_status(&status);
+                    *self
+                        .stats
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = Some(reply.message.clone());
+                    return Err(reply);
+                }
+            }
+        }
+    }
+
+    fn map_status(&self, status: &Status) -> UpstreamError {
+        if is_transport_failure(status) {
+            use std::error::Error;
+            let cause = status
+                .source()
+                .map(root_cause)
+                .unwrap_or_else(|| status.message().to_string());
+            return error(
+                ErrorKind::Unreachable,
+                format!(
+                    "Could not connect to the Modal server at {}: {}",
+                    self.server_url,
+                    cause.replace('\n', " ")
+                ),
+            );
+        }
+        let message = status.message().trim();
+        let message = if message.is_empty() {
+            format!("{:?}", status.code())
+        } else {
+            message.replace('\n', " ")
+        };
+        error(ErrorKind::Server, message)
+    }
+
+    pub async fn workspace_name_lookup(
+        &self,
+    ) -> Result<proto::WorkspaceNameLookupResponse, UpstreamError> {
+        self.call("WorkspaceNameLookup", (), |mut c, r| async move {
+            c.workspace_name_lookup(r).await
+        })
+        .await
+    }
+
+    pub async fn members_list(&self) -> Result<proto::WorkspaceMembersListResponse, UpstreamError> {
+        self.call("WorkspaceMembersList", (), |mut c, r| async move {
+            c.workspace_members_list(r).await
+        })
+        .await
+    }
+
+    pub async fn token_list(&self) -> Result<proto::WebhookTokenListResponse, UpstreamError> {
+        self.call("WebhookTokenList", (), |mut c, r| async move {
+            c.webhook_token_list(r).await
+        })
+        .await
+    }
+
+    pub async fn token_list_for_environment(
+        &self,
+        environment_name: &str,
+    ) -> Result<proto::WebhookTokenListResponse, UpstreamError> {
+        let request = proto::WebhookTokenListForEnvironmentRequest {
+            environment_name: environment_name.to_string(),
+        };
+        self.call(
+            "WebhookTokenListForEnvironment",
+            request,
+            |mut c, r| async move { c.webhook_token_list_for_environment(r).await },
+        )
+        .await
+    }
+
+    pub async fn token_create(
+        &self,
+        name: &str,
+    ) -> Result<proto::TokenCreateResponse, UpstreamError> {
+        let request = proto::WebhookTokenCreateRequest {
+            scoped: false,
+            name: name.to_string(),
+        };
+        self.call("WebhookTokenCreate", request, |mut c, r| async move {
+            c.webhook_token_create(r).await
+        })
+        .await
+    }
+
+    pub async fn token_update(
+        &self,
+        token_id: &str,
+        name: &str,
+    ) -> Result<proto::WebhookToken, UpstreamError> {
+        let request = proto::WebhookTokenUpdateRequest {
+            token_id: token_id.to_string(),
+            name: name.to_string(),
+        };
+        self.call("WebhookTokenUpdate", request, |mut c, r| async move {
+            c.webhook_token_update(r).await
+        })
+        .await
+    }
+
+    pub async fn token_delete(&self, token_id: &str) -> Result<(), UpstreamError> {
+        let request = proto::TokenDeleteRequest {
+            token_id: token_id.to_string(),
+        };
+        self.call("WebhookTokenDelete", request, |mut c, r| async move {
+            c.webhook_token_delete(r).await
+        })
+        .await
+    }
+
+    /// Looks an environment up by name (never creates it).
+    pub async fn environment_lookup(&self, name: &str) -> Result<String, UpstreamError> {
+        let request = proto::EnvironmentGetOrCreateRequest {
+            deployment_name: name.to_string(),
+            object_creation_type: proto::ObjectCreationType::Unspecified as i32,
+        };
+        let response = self
+            .call("EnvironmentGetOrCreate", request, |mut c, r| async move {
+                c.environment_get_or_create(r).await
+            })
+            .await?;
+        Ok(response.environment_id)
+    }
+
+    pub async fn token_environment_add(
+        &self,
+        token_id: &str,
+        environment_id: &str,
+    ) -> Result<(), UpstreamError> {
+        let request = proto::WebhookTokenEnvironmentAddRequest {
+            token_id: token_id.to_string(),
+            environment_id: environment_id.to_string(),
+        };
+        self.call(
+            "WebhookTokenEnvironmentAdd",
+            request,
+            |mut c, r| async move { c.webhook_token_environment_add(r).await },
+        )
+        .await
+    }
+
+    pub async fn token_environment_remove(
+        &self,
+        token_id: &str,
+        environment_id: &str,
+    ) -> Result<(), UpstreamError> {
+        let request = proto::WebhookTokenEnvironmentRemoveRequest {
+            token_id: token_id.to_string(),
+            environment_id: environment_id.to_string(),
+        };
+        self.call(
+            "WebhookTokenEnvironmentRemove",
+            request,
+            |mut c, r| async move { c.webhook_token_environment_remove(r).await },
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_statuses_match_the_official_client() {
+        for code in [
+            Code::Unavailable,
+            Code::Internal,
+            Code::Unknown,
+            Code::Cancelled,
+            Code::DeadlineExceeded,
+        ] {
+            assert!(is_transient(code), "{code:?}");
+        }
+        for code in [
+            Code::NotFound,
+            Code::Unauthenticated,
+            Code::PermissionDenied,
+            Code::InvalidArgument,
+            Code::ResourceExhausted,
+        ] {
+            assert!(!is_transient(code), "{code:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn unreachable_server_is_reported_with_its_url() {
+        // Port 1 on loopback: nothing listens, the connection is refused.
+        let identity = Identity {
+            server_url: "http://127.0.0.1:1".into(),
+            token_id: "ak-x".into(),
+            token_secret: Secret::new("as-x".into()),
+            profile: None,
+        };
+        let upstream = Upstream::new(&identity, &UpstreamSettings::default()).unwrap();
+        let err = upstream.token_list().await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Unreachable, "{}", err.message);
+        assert!(
+            err.message.contains("http://127.0.0.1:1"),
+            "{}",
+            err.message
+        );
+        assert!(!err.message.contains("as-x"));
+        // One first attempt plus the retries.
+        assert_eq!(upstream.stats.calls.load(Ordering::Relaxed), 4);
+    }
+}
