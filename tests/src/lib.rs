@@ -1,1 +1,316 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests: a private world per test (HOME,
+//! XDG folders, a daemon socket of its own), real `mws-emulator` servers, and
+//! the real `mws` / `mwsd` binaries run as processes.
+//!
+//! The binaries are built once per test process with `cargo build --bins`, so
+//! a test never runs a stale daemon or emulator.
+
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The workspace root (where Cargo.toml and .venv live).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Folder holding the built binaries (`target/debug` or `target/release`).
+pub fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = workspace_root();
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--quiet", "-p", "mws", "-p", "mwsd", "-p", "mws-emulator"])
+            .current_dir(&root)
+            .status()
+            .expect("cargo build of the binaries under test");
+        assert!(status.success(), "building mws, mwsd and mws-emulator failed");
+        // The test executable lives in target/<profile>/deps/.
+        let exe = std::env::current_exe().expect("current exe");
+        exe.parent()
+            .and_then(|deps| deps.parent())
+            .expect("target/<profile>")
+            .to_path_buf()
+    })
+}
+
+/// Path of one built binary.
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+/// The official Modal CLI (`modal==1.6.4`): `MWS_MODAL_CLI`, else `.venv/bin/modal`.
+/// Fails (never skips) when it is missing.
+pub fn official_cli() -> PathBuf {
+    let path = std::env::var_os("MWS_MODAL_CLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/modal"));
+    assert!(
+        path.is_file(),
+        "the official Modal CLI is missing at {}: run scripts/test.sh, or \
+         `python3 -m venv .venv && .venv/bin/pip install modal==1.6.4`",
+        path.display()
+    );
+    path
+}
+
+/// A running `mws-emulator serve`, killed on drop.
+pub struct Emulator {
+    pub url: String,
+    pub db: PathBuf,
+    pub call_log: PathBuf,
+    pub token_id: String,
+    pub token_secret: String,
+    child: Child,
+}
+
+impl Emulator {
+    /// Runs `mws-emulator --db DB <args>` and returns its stdout; fails on a
+    /// non-zero exit.
+    pub fn admin(&self, args: &[&str]) -> Result<String> {
+        emulator_cli(&self.db, args)
+    }
+
+    /// The RPC method names in the call log, in order.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.call_log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v.get("method").and_then(|m| m.as_str()).map(String::from))
+            .collect()
+    }
+
+    /// How many times `method` was called.
+    pub fn count(&self, method: &str) -> usize {
+        self.calls().iter().filter(|m| *m == method).count()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a one-shot emulator command against a store.
+pub fn emulator_cli(db: &Path, args: &[&str]) -> Result<String> {
+    let output = Command::new(bin("mws-emulator"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .context("running mws-emulator")?;
+    if !output.status.success() {
+        bail!(
+            "mws-emulator {:?} failed: {}",
+            args,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8(output.stdout)?)
+}
+
+/// Starts an emulator on a fresh store in `dir`, seeded with the demo
+/// workspace, with its own credential.
+pub fn start_emulator(dir: &Path, extra_args: &[&str]) -> Result<Emulator> {
+    std::fs::create_dir_all(dir)?;
+    let db = dir.join("emulator.db");
+    let call_log = dir.join("calls.jsonl");
+    let ready = dir.join("ready.json");
+    let _ = std::fs::remove_file(&ready);
+    emulator_cli(&db, &["seed", "demo", "--json"])?;
+    let credential: serde_json::Value =
+        serde_json::from_str(&emulator_cli(&db, &["credentials", "create", "--json"])?)?;
+    let child = Command::new(bin("mws-emulator"))
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--listen", "127.0.0.1:0", "--ready-file"])
+        .arg(&ready)
+        .arg("--call-log")
+        .arg(&call_log)
+        .args(extra_args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting mws-emulator")?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let url = loop {
+        if let Ok(text) = std::fs::read_to_string(&ready) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                if let Some(url) = v.get("url").and_then(|u| u.as_str()) {
+                    break url.to_string();
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("mws-emulator did not write {}", ready.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let field = |k: &str| {
+        credential
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(String::from)
+            .with_context(|| format!("credential has no {k}"))
+    };
+    Ok(Emulator {
+        url,
+        db,
+        call_log,
+        token_id: field("token_id")?,
+        token_secret: field("token_secret")?,
+        child,
+    })
+}
+
+/// A private world for one test: HOME, XDG folders, its own daemon socket.
+pub struct World {
+    pub root: tempfile::TempDir,
+    pub env: BTreeMap<String, String>,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let root = tempfile::Builder::new()
+            .prefix("mws-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let mut env = BTreeMap::new();
+        for (key, sub) in [
+            ("HOME", "home"),
+            ("XDG_RUNTIME_DIR", "run"),
+            ("XDG_DATA_HOME", "data"),
+            ("XDG_STATE_HOME", "state"),
+            ("XDG_CONFIG_HOME", "config"),
+            ("XDG_CACHE_HOME", "cache"),
+        ] {
+            let path = root.path().join(sub);
+            std::fs::create_dir_all(&path).expect("mkdir");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700));
+            }
+            env.insert(key.to_string(), path.display().to_string());
+        }
+        env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+        env.insert("TZ".into(), "UTC".into());
+        env.insert("COLUMNS".into(), "120".into());
+        env.insert("LANG".into(), "C.UTF-8".into());
+        env.insert(
+            "MODAL_CONFIG_PATH".into(),
+            root.path().join("home/.modal.toml").display().to_string(),
+        );
+        World { root, env }
+    }
+
+    pub fn path(&self, sub: &str) -> PathBuf {
+        self.root.path().join(sub)
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
+        self.env.insert(key.to_string(), value.into());
+        self
+    }
+
+    pub fn unset(&mut self, key: &str) -> &mut Self {
+        self.env.remove(key);
+        self
+    }
+
+    /// Points MODAL_SERVER_URL / MODAL_TOKEN_ID / MODAL_TOKEN_SECRET at an emulator.
+    pub fn use_emulator(&mut self, emulator: &Emulator) -> &mut Self {
+        self.set("MODAL_SERVER_URL", emulator.url.clone());
+        self.set("MODAL_TOKEN_ID", emulator.token_id.clone());
+        self.set("MODAL_TOKEN_SECRET", emulator.token_secret.clone())
+    }
+
+    /// A command for a binary with exactly this world's environment.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command.env_clear().envs(&self.env).stdin(Stdio::null());
+        command
+    }
+
+    /// Runs `mws ARGS` and waits for it.
+    pub fn mws(&self, args: &[&str]) -> Output {
+        self.command(bin("mws"))
+            .args(args)
+            .output()
+            .expect("running mws")
+    }
+
+    /// Runs the official CLI (`modal ARGS`) in this world.
+    pub fn modal(&self, args: &[&str]) -> Output {
+        self.command(official_cli())
+            .args(args)
+            .output()
+            .expect("running modal")
+    }
+
+    /// The pid of this world's daemon, if one answers.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        let out = self.mws(&["daemon", "status", "--json"]);
+        if !out.status.success() {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        v.get("pid").and_then(|p| p.as_u64()).map(|p| p as u32)
+    }
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // Stop this world's daemon, if any, so tests leave nothing running.
+        let _ = self
+            .command(bin("mws"))
+            .args(["daemon", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// stdout as UTF-8.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// stderr as UTF-8.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+#[track_caller]
+pub fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "command failed ({:?}):\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        stdout(output),
+        stderr(output)
+    );
+    stdout(output)
+}
