@@ -7,10 +7,14 @@
 //! runs the command ([`workspace`]) and answers. The built-in `local` profile
 //! runs an embedded `mws-emulator` ([`local`]).
 
+pub mod cache;
 pub mod config;
+pub mod desktop;
+pub mod events;
 pub mod hardening;
 pub mod local;
 pub mod server;
+pub mod settings;
 pub mod upstream;
 pub mod workspace;
 

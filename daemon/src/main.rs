@@ -193,11 +193,22 @@ fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
                     .with_context(|| format!("cannot read MWS_CA_CERT {:?}", path))?,
             );
         }
+        let config_file = mwsd::settings::config_file();
+        let (daemon_settings, settings_error) = match mwsd::settings::load(&config_file) {
+            Ok(s) => (s, None),
+            Err(e) => {
+                tracing::warn!("{e}; using defaults");
+                (mwsd::settings::Settings::default(), Some(e.to_string()))
+            }
+        };
         let daemon = Arc::new(Daemon::new(
             socket.clone(),
             settings,
             LocalSettings::from_env(),
+            daemon_settings,
         ));
+        daemon.set_config_error("mws config", settings_error);
+        mwsd::desktop::spawn(daemon.clone());
         mwsd::run(daemon, listener, shutdown_signal()).await;
         anyhow::Ok(())
     })?;

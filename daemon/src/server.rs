@@ -7,8 +7,9 @@
 
 use crate::config::{self, Identity, Resolved};
 use crate::local::{LocalEmulator, LocalSettings};
+use crate::settings::Settings;
 use crate::upstream::{Upstream, UpstreamSettings};
-use crate::workspace::Session;
+use crate::workspace::{Session, SharedSettings};
 use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
 use mws_ipc::codec::{self, CodecError, Encoding, MAX_FRAME_LEN};
 use mws_ipc::{
@@ -33,8 +34,11 @@ type IdentityKey = (String, String);
 pub struct Daemon {
     started: Instant,
     socket: PathBuf,
-    settings: UpstreamSettings,
+    upstream_settings: UpstreamSettings,
     local_settings: LocalSettings,
+    pub settings: SharedSettings,
+    config_errors: Mutex<Vec<String>>,
+    pub notification_state: Mutex<String>,
     sessions: Mutex<HashMap<IdentityKey, Arc<Session>>>,
     local: tokio::sync::Mutex<Option<LocalEmulator>>,
     local_url: Mutex<Option<String>>,
@@ -43,14 +47,22 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    pub fn new(socket: PathBuf, settings: UpstreamSettings, local_settings: LocalSettings) -> Self {
+    pub fn new(
+        socket: PathBuf,
+        upstream_settings: UpstreamSettings,
+        local_settings: LocalSettings,
+        settings: Settings,
+    ) -> Self {
         let (events, _) = broadcast::channel(1024);
         let (shutdown, _) = watch::channel(false);
         Self {
             started: Instant::now(),
             socket,
-            settings,
+            upstream_settings,
             local_settings,
+            settings: Arc::new(std::sync::RwLock::new(settings)),
+            config_errors: Mutex::new(Vec::new()),
+            notification_state: Mutex::new("not started".to_string()),
             sessions: Mutex::new(HashMap::new()),
             local: tokio::sync::Mutex::new(None),
             local_url: Mutex::new(None),
@@ -71,7 +83,10 @@ impl Daemon {
             session.upstream.set_secret(&identity.token_secret);
             return Ok(session.clone());
         }
-        let session = Arc::new(Session::new(Upstream::new(identity, &self.settings)?));
+        let session = Arc::new(Session::new(
+            Upstream::new(identity, &self.upstream_settings)?,
+            self.events.clone(),
+        ));
         sessions.insert(key, session.clone());
         Ok(session)
     }
@@ -114,7 +129,44 @@ impl Daemon {
         }
     }
 
-    async fn workspace(&self, selection: &Selection, command: &WorkspaceCommand) -> Response {
+    /// Subscribes to change events.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// A receiver that changes to `true` when the daemon stops.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Records (or clears, with `None`) a configuration problem for `status`.
+    pub fn set_config_error(&self, source: &str, error: Option<String>) {
+        let mut errors = self.config_errors.lock().unwrap_or_else(|p| p.into_inner());
+        errors.retain(|e| !e.starts_with(source));
+        if let Some(error) = error {
+            errors.push(format!("{source}: {error}"));
+        }
+    }
+
+    /// Drops sessions whose identity is `(server_url, token_id)` for which
+    /// `keep` says no (after a config reload).
+    pub fn retain_sessions(&self, keep: impl Fn(&str, &str) -> bool) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.retain(|(url, id), session| {
+            let kept = keep(url, id);
+            if !kept {
+                session.retire();
+            }
+            kept
+        });
+    }
+
+    async fn workspace(
+        &self,
+        selection: &Selection,
+        freshness: &mws_ipc::Freshness,
+        command: &WorkspaceCommand,
+    ) -> Response {
         let identity = match self.resolve(selection).await {
             Ok(identity) => identity,
             Err(e) => return Response::Error(e),
@@ -123,7 +175,13 @@ impl Daemon {
             Ok(session) => session,
             Err(e) => return Response::Error(e),
         };
-        match session.run(command).await {
+        session.ensure_poller(self.settings.clone(), self.shutdown.subscribe());
+        let settings = self
+            .settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match session.run(command, freshness, &settings).await {
             Ok(response) => response,
             Err(e) => Response::Error(e),
         }
@@ -133,19 +191,26 @@ impl Daemon {
         let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         let mut identities: Vec<IdentityStatus> = sessions
             .values()
-            .map(|s| IdentityStatus {
-                server_url: s.upstream.server_url.clone(),
-                token_id: s.upstream.token_id.clone(),
-                workspace: s.known_workspace_name(),
-                upstream_calls: s.upstream.stats.calls.load(Ordering::Relaxed),
-                upstream_errors: s.upstream.stats.errors.load(Ordering::Relaxed),
-                last_error: s
-                    .upstream
-                    .stats
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone(),
+            .map(|s| {
+                let ages = s.ages();
+                IdentityStatus {
+                    members_age_secs: ages.members.map(|d| d.as_secs_f64()),
+                    tokens_age_secs: ages.tokens.map(|d| d.as_secs_f64()),
+                    last_poll_secs_ago: ages.last_poll.map(|d| d.as_secs_f64()),
+                    polling: ages.polling,
+                    server_url: s.upstream.server_url.clone(),
+                    token_id: s.upstream.token_id.clone(),
+                    workspace: s.known_workspace_name(),
+                    upstream_calls: s.upstream.stats.calls.load(Ordering::Relaxed),
+                    upstream_errors: s.upstream.stats.errors.load(Ordering::Relaxed),
+                    last_error: s
+                        .upstream
+                        .stats
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone(),
+                }
             })
             .collect();
         identities.sort_by(|a, b| (&a.server_url, &a.token_id).cmp(&(&b.server_url, &b.token_id)));
@@ -161,7 +226,17 @@ impl Daemon {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
-            config_errors: Vec::new(),
+            config_errors: self
+                .config_errors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            subscribers: self.events.receiver_count() as u32,
+            notifications: self
+                .notification_state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 
@@ -176,9 +251,9 @@ impl Daemon {
             }
             Request::Workspace {
                 selection,
-                freshness: _,
+                freshness,
                 command,
-            } => self.workspace(&selection, &command).await,
+            } => self.workspace(&selection, &freshness, &command).await,
             Request::Watch { .. } => {
                 Response::error(ErrorKind::BadRequest, "watch is handled by the connection")
             }

@@ -403,6 +403,26 @@ impl Upstream {
     }
 }
 
+impl Upstream {
+    /// The environments a proxy token is allowed in.
+    pub async fn token_environment_list(
+        &self,
+        token_id: &str,
+    ) -> Result<Vec<String>, UpstreamError> {
+        let request = proto::WebhookTokenEnvironmentListRequest {
+            token_id: token_id.to_string(),
+        };
+        let response = self
+            .call(
+                "WebhookTokenEnvironmentList",
+                request,
+                |mut c, r| async move { c.webhook_token_environment_list(r).await },
+            )
+            .await?;
+        Ok(response.environment_ids)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -219,6 +219,14 @@ pub struct IdentityStatus {
     pub upstream_errors: u64,
     /// The most recent upstream error, if any.
     pub last_error: Option<String>,
+    /// Age in seconds of the cached member list, if any.
+    pub members_age_secs: Option<f64>,
+    /// Age in seconds of the cached token list, if any.
+    pub tokens_age_secs: Option<f64>,
+    /// Seconds since the last background refresh, if any.
+    pub last_poll_secs_ago: Option<f64>,
+    /// Whether a background poller runs for this identity.
+    pub polling: bool,
 }
 
 /// Answer to [`Request::Status`].
@@ -234,6 +242,11 @@ pub struct DaemonStatus {
     pub local_emulator: Option<String>,
     /// Problems with configuration the daemon keeps running despite.
     pub config_errors: Vec<String>,
+    /// Number of `watch` subscribers connected.
+    pub subscribers: u32,
+    /// Desktop notification state, e.g. `enabled`, `disabled`, or why
+    /// unavailable.
+    pub notifications: String,
 }
 
 /// A change noticed in a workspace, streamed to `Watch` subscribers.
