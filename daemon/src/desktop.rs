@@ -102,7 +102,7 @@ pub fn spawn(daemon: Arc<Daemon>) {
                 set_state(&daemon, "disabled in config");
                 continue;
             }
-            if !settings.notify_events.iter().any(|k| *k == event.kind) {
+            if !settings.notify_events.contains(&event.kind) {
                 continue;
             }
             let (summary, body) = describe(&event);
