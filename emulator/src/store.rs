@@ -1,0 +1,1460 @@
+//! The emulator's state, in one SQLite file.
+//!
+//! Why SQLite: the emulator must keep a workspace across restarts, survive a
+//! `kill -9` without losing an acknowledged write, and let `mws-emulator admin`
+//! (a separate process) change the workspace while a server runs on the same
+//! file. SQLite in WAL mode with `synchronous=FULL` gives all three: a commit is
+//! on disk before we answer, readers never block the writer, and
+//! `busy_timeout` makes the two processes take turns instead of failing.
+//!
+//! Layout:
+//! - the schema is a list of migrations applied in order, tracked in
+//!   `PRAGMA user_version`; the file is marked as ours with
+//!   `PRAGMA application_id` so that pointing `--db` at some other SQLite file
+//!   is refused rather than "migrated";
+//! - [`Store`] is a cheap, cloneable handle with a small pool of connections;
+//!   every call is blocking, so async callers run it on `spawn_blocking`;
+//! - the query functions take a `&Connection` (a `Transaction` derefs to one),
+//!   so the caller decides the transaction boundaries: the gRPC service puts a
+//!   mutation and its idempotency record in one `BEGIN IMMEDIATE` transaction.
+//!
+//! Secrets (API token secrets, proxy token secrets) are stored only as SHA-256
+//! digests and compared in constant time.
+
+use std::fmt::Write as _;
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mws_modal_api::proto;
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use subtle::ConstantTimeEq;
+
+use crate::ids;
+
+/// `PRAGMA application_id` of an mws-emulator store ("mwse").
+pub const APPLICATION_ID: i32 = 0x6d77_7365;
+
+/// How long a connection waits for another writer (the server or an admin
+/// command in another process) before giving up with "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Idle connections kept for reuse.
+const MAX_IDLE: usize = 8;
+
+/// Longest proxy token name accepted, in characters.
+pub const MAX_TOKEN_NAME_CHARS: usize = 100;
+
+/// Longest environment or workspace name accepted, in characters (the official
+/// client's own rule for environment names).
+pub const MAX_ENV_NAME_CHARS: usize = 64;
+
+/// Longest `x-idempotency-key` accepted.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 256;
+
+/// Idempotency records older than this are pruned when a store is opened.
+const IDEMPOTENCY_RETENTION_SECS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// The image builder version reported to clients.
+pub const IMAGE_BUILDER_VERSION: &str = "2025.06";
+
+/// Schema migrations, applied in order; `user_version` = number applied.
+/// Never edit a released migration; append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    r#"
+    CREATE TABLE workspace (
+        id            INTEGER PRIMARY KEY CHECK (id = 1),
+        workspace_id  TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        created_at    REAL NOT NULL
+    );
+    CREATE TABLE members (
+        pk              INTEGER PRIMARY KEY AUTOINCREMENT,
+        member_id       TEXT NOT NULL UNIQUE,
+        user_id         TEXT NOT NULL UNIQUE,
+        email           TEXT NOT NULL,
+        username        TEXT NOT NULL,
+        display_name    TEXT NOT NULL,
+        role            INTEGER NOT NULL,
+        joined_at       REAL NOT NULL,
+        last_active_at  REAL NOT NULL DEFAULT 0,
+        deleted_at      REAL
+    );
+    CREATE UNIQUE INDEX members_current_email ON members(email) WHERE deleted_at IS NULL;
+    CREATE TABLE api_tokens (
+        pk             INTEGER PRIMARY KEY AUTOINCREMENT,
+        token_id       TEXT NOT NULL UNIQUE,
+        secret_sha256  BLOB NOT NULL,
+        member_pk      INTEGER NOT NULL REFERENCES members(pk),
+        created_at     REAL NOT NULL
+    );
+    CREATE TABLE environments (
+        pk              INTEGER PRIMARY KEY AUTOINCREMENT,
+        environment_id  TEXT NOT NULL UNIQUE,
+        name            TEXT NOT NULL UNIQUE,
+        webhook_suffix  TEXT NOT NULL,
+        created_at      REAL NOT NULL,
+        is_default      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE proxy_tokens (
+        pk             INTEGER PRIMARY KEY AUTOINCREMENT,
+        token_id       TEXT NOT NULL UNIQUE,
+        secret_sha256  BLOB NOT NULL,
+        name           TEXT NOT NULL DEFAULT '',
+        scoped         INTEGER NOT NULL,
+        created_at     REAL NOT NULL,
+        created_by     INTEGER REFERENCES members(pk)
+    );
+    CREATE TABLE proxy_token_environments (
+        token_pk        INTEGER NOT NULL REFERENCES proxy_tokens(pk) ON DELETE CASCADE,
+        environment_pk  INTEGER NOT NULL REFERENCES environments(pk) ON DELETE CASCADE,
+        PRIMARY KEY (token_pk, environment_pk)
+    ) WITHOUT ROWID;
+    CREATE INDEX proxy_token_environments_env ON proxy_token_environments(environment_pk);
+    CREATE TABLE idempotency (
+        caller      TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        method      TEXT NOT NULL,
+        response    BLOB NOT NULL,
+        created_at  REAL NOT NULL,
+        PRIMARY KEY (caller, key)
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// What can go wrong in a store operation. The first variants are answers to
+/// the caller (they map to gRPC codes and to `Error: …` lines in the admin
+/// CLI); the others are problems with the store itself.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("Invalid token ID or token secret.")]
+    Unauthenticated,
+    #[error("cannot open store {path}: {detail}")]
+    Open { path: PathBuf, detail: String },
+    #[error("store {path} was written by a newer mws-emulator (schema version {found}, this build knows {known})")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: usize,
+    },
+    #[error("store {path} is corrupt: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("stored data is invalid: {0}")]
+    BadData(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Seconds since the Unix epoch, as Modal's wire format carries them.
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// A value safe to echo in an error message: at most 64 characters, control
+/// characters escaped, and never something that looks like a secret.
+pub fn quote(value: &str) -> String {
+    if value.starts_with("as-") || value.starts_with("ws-") {
+        return "<a secret, not an ID>".to_string();
+    }
+    let mut out = String::from("'");
+    for (i, c) in value.chars().enumerate() {
+        if i == 64 {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            let _ = write!(out, "{}", c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// A handle on the store: cheap to clone, safe to share between threads.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// A pooled connection; goes back to the pool when dropped.
+pub struct PooledConn {
+    store: Store,
+    conn: Option<Connection>,
+}
+
+impl Deref for PooledConn {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        // Only `None` during drop.
+        self.conn.as_ref().expect("pooled connection present")
+    }
+}
+
+impl DerefMut for PooledConn {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("pooled connection present")
+    }
+}
+
+impl Drop for PooledConn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A connection left inside a transaction (a panic mid-call) is
+            // not reused.
+            if !conn.is_autocommit() {
+                return;
+            }
+            if let Ok(mut idle) = self.store.inner.idle.lock() {
+                if idle.len() < MAX_IDLE {
+                    idle.push(conn);
+                }
+            }
+        }
+    }
+}
+
+fn open_error(path: &Path, e: &rusqlite::Error) -> Error {
+    let detail = match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => {
+            "the file is not an SQLite database (corrupt, or not an mws-emulator store)".to_string()
+        }
+        Some(ErrorCode::DatabaseCorrupt) => "the database file is corrupt".to_string(),
+        Some(ErrorCode::CannotOpen) => {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            match parent {
+                Some(p) if !p.is_dir() => format!("folder {} does not exist", p.display()),
+                _ => format!("{e}"),
+            }
+        }
+        Some(ErrorCode::ReadOnly) | Some(ErrorCode::PermissionDenied) => {
+            format!("permission denied ({e})")
+        }
+        _ => format!("{e}"),
+    };
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => Error::Corrupt {
+            path: path.to_path_buf(),
+            detail,
+        },
+        _ => Error::Open {
+            path: path.to_path_buf(),
+            detail,
+        },
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, &e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| open_error(path, &e))?;
+    // journal_mode is persistent in the file, but setting it is cheap and
+    // also the first statement that reads the header: a non-database file
+    // fails here with NOTADB.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| open_error(path, &e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Open {
+            path: path.to_path_buf(),
+            detail: format!("cannot switch to WAL mode (journal_mode is {mode})"),
+        });
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(|e| open_error(path, &e))?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`, checks that it is an
+    /// mws-emulator store and intact, and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Store> {
+        let mut conn = open_connection(path)?;
+        let app_id: i32 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| open_error(path, &e))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| open_error(path, &e))?;
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| open_error(path, &e))?;
+        if app_id != APPLICATION_ID && (app_id != 0 || tables > 0) {
+            return Err(Error::Open {
+                path: path.to_path_buf(),
+                detail: "the file is an SQLite database but not an mws-emulator store".into(),
+            });
+        }
+        if version > MIGRATIONS.len() as i64 {
+            return Err(Error::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known: MIGRATIONS.len(),
+            });
+        }
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| open_error(path, &e))?;
+        if check != "ok" {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                detail: check,
+            });
+        }
+        migrate(&mut conn).map_err(|e| match e {
+            Error::Sqlite(e) => open_error(path, &e),
+            other => other,
+        })?;
+        let store = Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                idle: Mutex::new(vec![conn]),
+            }),
+        };
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// A connection from the pool (or a new one).
+    pub fn conn(&self) -> Result<PooledConn> {
+        let reused = self.inner.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match reused {
+            Some(c) => c,
+            None => open_connection(&self.inner.path)?,
+        };
+        Ok(PooledConn {
+            store: self.clone(),
+            conn: Some(conn),
+        })
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction and commits if it succeeds.
+    pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a read transaction (one consistent snapshot).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = f(&tx)?;
+        tx.finish()?;
+        Ok(out)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Read again inside the write lock: another process may have migrated.
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+    }
+    tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
+    ensure_workspace(&tx)?;
+    tx.execute(
+        "DELETE FROM idempotency WHERE created_at < ?1",
+        params![now() - IDEMPOTENCY_RETENTION_SECS],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// A fresh store holds a workspace and its default environment `main`, as a
+/// new Modal workspace does.
+fn ensure_workspace(conn: &Connection) -> Result<()> {
+    let exists: Option<i64> = conn
+        .query_row("SELECT id FROM workspace WHERE id = 1", [], |r| r.get(0))
+        .optional()?;
+    if exists.is_none() {
+        let t = now();
+        conn.execute(
+            "INSERT INTO workspace (id, workspace_id, name, created_at) VALUES (1, ?1, ?2, ?3)",
+            params![ids::workspace_id(), "local-workspace", t],
+        )?;
+        conn.execute(
+            "INSERT INTO environments (environment_id, name, webhook_suffix, created_at, is_default)
+             VALUES (?1, 'main', '', ?2, 1)",
+            params![ids::environment_id(), t],
+        )?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+
+fn validate_token_name(name: &str) -> Result<()> {
+    let n = name.chars().count();
+    if n > MAX_TOKEN_NAME_CHARS {
+        return Err(Error::InvalidArgument(format!(
+            "Proxy token name is too long ({n} characters; the limit is {MAX_TOKEN_NAME_CHARS})."
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::InvalidArgument(
+            "Proxy token name must not contain control characters.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Environment (and workspace) names: 1–64 characters, `[a-zA-Z0-9]` then
+/// `[a-zA-Z0-9-_.]*`, and not starting with `en-` (which would read as an id).
+pub fn validate_env_name(kind: &str, name: &str) -> Result<()> {
+    let ok_first = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let ok_rest = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let len = name.chars().count();
+    if name.is_empty()
+        || len > MAX_ENV_NAME_CHARS
+        || !ok_first
+        || !ok_rest
+        || name.starts_with("en-")
+    {
+        return Err(Error::InvalidArgument(format!(
+            "Invalid {kind} name: {}. Names are 1-{MAX_ENV_NAME_CHARS} characters: letters, digits, '-', '_' and '.', starting with a letter or digit, and not starting with 'en-'.",
+            quote(name)
+        )));
+    }
+    Ok(())
+}
+
+fn require_id(kind: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::InvalidArgument(format!("Missing {kind} ID.")));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Workspace
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub workspace_id: String,
+    pub name: String,
+}
+
+pub fn workspace(conn: &Connection) -> Result<Workspace> {
+    Ok(conn.query_row(
+        "SELECT workspace_id, name FROM workspace WHERE id = 1",
+        [],
+        |r| {
+            Ok(Workspace {
+                workspace_id: r.get(0)?,
+                name: r.get(1)?,
+            })
+        },
+    )?)
+}
+
+/// Renames the workspace; returns the old name.
+pub fn rename_workspace(conn: &Connection, name: &str) -> Result<String> {
+    validate_env_name("workspace", name)?;
+    let old = workspace(conn)?.name;
+    conn.execute("UPDATE workspace SET name = ?1 WHERE id = 1", params![name])?;
+    Ok(old)
+}
+
+/// True when nothing has been put in the workspace yet (no members, no proxy
+/// tokens): `seed demo` only fills such a store.
+pub fn is_empty(conn: &Connection) -> Result<bool> {
+    let n: i64 = conn.query_row(
+        "SELECT (SELECT count(*) FROM members) + (SELECT count(*) FROM proxy_tokens)",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n == 0)
+}
+
+// ---------------------------------------------------------------------------
+// Members
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub pk: i64,
+    pub member_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: proto::MemberRole,
+    pub joined_at: f64,
+    pub last_active_at: f64,
+}
+
+impl Member {
+    pub fn to_proto(&self) -> proto::WorkspaceMembersListItem {
+        proto::WorkspaceMembersListItem {
+            member_id: self.member_id.clone(),
+            member_displayname: self.display_name.clone(),
+            member_role: self.role as i32,
+            joined_at: self.joined_at,
+            last_active_at: self.last_active_at,
+            deleted_at: 0.0,
+            user_id: self.user_id.clone(),
+            identity_provider_type: proto::IdentityProviderType::Github as i32,
+            email: self.email.clone(),
+            avatar_url: String::new(),
+            idp_external_id: String::new(),
+        }
+    }
+
+    pub fn role_name(&self) -> &'static str {
+        mws_modal_api::member_role_name(self.role)
+    }
+}
+
+const MEMBER_COLUMNS: &str =
+    "pk, member_id, user_id, email, username, display_name, role, joined_at, last_active_at";
+
+fn member_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Member> {
+    let role: i32 = r.get(6)?;
+    Ok(Member {
+        pk: r.get(0)?,
+        member_id: r.get(1)?,
+        user_id: r.get(2)?,
+        email: r.get(3)?,
+        username: r.get(4)?,
+        display_name: r.get(5)?,
+        role: proto::MemberRole::try_from(role).unwrap_or(proto::MemberRole::User),
+        joined_at: r.get(7)?,
+        last_active_at: r.get(8)?,
+    })
+}
+
+/// Current (not removed) members, in the order they joined the store.
+pub fn list_members(conn: &Connection) -> Result<Vec<Member>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE deleted_at IS NULL ORDER BY pk"
+    ))?;
+    let rows = stmt.query_map([], member_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub fn member_by_email(conn: &Connection, email: &str) -> Result<Member> {
+    conn.query_row(
+        &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE email = ?1 AND deleted_at IS NULL"),
+        params![email],
+        member_from_row,
+    )
+    .optional()?
+    .ok_or_else(|| Error::NotFound(format!("No member with email {}.", quote(email))))
+}
+
+/// The earliest-joined current owner, if any.
+pub fn first_owner(conn: &Connection) -> Result<Option<Member>> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT {MEMBER_COLUMNS} FROM members WHERE deleted_at IS NULL AND role = ?1 ORDER BY pk LIMIT 1"
+            ),
+            params![proto::MemberRole::Owner as i32],
+            member_from_row,
+        )
+        .optional()?)
+}
+
+/// The first owner, creating `owner@example.com` if the workspace has none.
+pub fn ensure_owner(conn: &Connection) -> Result<Member> {
+    if let Some(m) = first_owner(conn)? {
+        return Ok(m);
+    }
+    add_member(
+        conn,
+        NewMember {
+            email: "owner@example.com",
+            display_name: Some("owner"),
+            username: None,
+            role: proto::MemberRole::Owner,
+            joined_at: None,
+        },
+    )
+}
+
+fn validate_email(email: &str) -> Result<()> {
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_control() || c.is_whitespace())
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "Invalid email address {}.",
+            quote(email)
+        )))
+    }
+}
+
+/// `alice.smith+x@example.com` -> `alice-smith-x`.
+fn username_from_email(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or(email);
+    let mut out: String = local
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    out = out.trim_matches('-').to_string();
+    if out.is_empty() {
+        out = "user".into();
+    }
+    out.truncate(39);
+    out
+}
+
+fn unique_username(conn: &Connection, base: &str) -> Result<String> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT 1 FROM members WHERE username = ?1 AND deleted_at IS NULL LIMIT 1",
+    )?;
+    let mut candidate = base.to_string();
+    let mut n = 1;
+    while stmt.exists(params![candidate])? {
+        n += 1;
+        candidate = format!("{base}{n}");
+    }
+    Ok(candidate)
+}
+
+pub struct NewMember<'a> {
+    pub email: &'a str,
+    pub display_name: Option<&'a str>,
+    pub username: Option<&'a str>,
+    pub role: proto::MemberRole,
+    pub joined_at: Option<f64>,
+}
+
+pub fn add_member(conn: &Connection, new: NewMember<'_>) -> Result<Member> {
+    validate_email(new.email)?;
+    if new.role == proto::MemberRole::Unspecified {
+        return Err(Error::InvalidArgument("A member needs a role.".into()));
+    }
+    if let Some(name) = new.display_name {
+        if name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(Error::InvalidArgument(
+                "Display name must be at most 100 characters, without control characters.".into(),
+            ));
+        }
+    }
+    let exists: bool = conn
+        .prepare_cached("SELECT 1 FROM members WHERE email = ?1 AND deleted_at IS NULL")?
+        .exists(params![new.email])?;
+    if exists {
+        return Err(Error::AlreadyExists(format!(
+            "{} is already a member of the workspace.",
+            quote(new.email)
+        )));
+    }
+    let username = match new.username {
+        Some(u) => {
+            validate_env_name("username", u)?;
+            u.to_string()
+        }
+        None => unique_username(conn, &username_from_email(new.email))?,
+    };
+    let display_name = new.display_name.unwrap_or(&username).to_string();
+    let joined_at = new.joined_at.unwrap_or_else(now);
+    conn.execute(
+        "INSERT INTO members (member_id, user_id, email, username, display_name, role, joined_at, last_active_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
+        params![
+            ids::member_id(),
+            ids::user_id(),
+            new.email,
+            username,
+            display_name,
+            new.role as i32,
+            joined_at
+        ],
+    )?;
+    let pk = conn.last_insert_rowid();
+    Ok(conn.query_row(
+        &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE pk = ?1"),
+        params![pk],
+        member_from_row,
+    )?)
+}
+
+fn owner_count(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM members WHERE deleted_at IS NULL AND role = ?1",
+        params![proto::MemberRole::Owner as i32],
+        |r| r.get(0),
+    )?)
+}
+
+/// Removes a member (kept as a removed row so their tokens still name them);
+/// their API tokens stop working. The last owner cannot be removed.
+pub fn remove_member(conn: &Connection, email: &str) -> Result<Member> {
+    let m = member_by_email(conn, email)?;
+    if m.role == proto::MemberRole::Owner && owner_count(conn)? <= 1 {
+        return Err(Error::FailedPrecondition(format!(
+            "{} is the workspace's last owner; make someone else an owner first.",
+            quote(email)
+        )));
+    }
+    conn.execute(
+        "UPDATE members SET deleted_at = ?1 WHERE pk = ?2",
+        params![now(), m.pk],
+    )?;
+    Ok(m)
+}
+
+/// Changes a member's role; returns the member (with the new role) and the old role.
+pub fn set_member_role(
+    conn: &Connection,
+    email: &str,
+    role: proto::MemberRole,
+) -> Result<(Member, proto::MemberRole)> {
+    let mut m = member_by_email(conn, email)?;
+    let old = m.role;
+    if old == proto::MemberRole::Owner && role != old && owner_count(conn)? <= 1 {
+        return Err(Error::FailedPrecondition(format!(
+            "{} is the workspace's last owner; make someone else an owner first.",
+            quote(email)
+        )));
+    }
+    conn.execute(
+        "UPDATE members SET role = ?1 WHERE pk = ?2",
+        params![role as i32, m.pk],
+    )?;
+    m.role = role;
+    Ok((m, old))
+}
+
+// ---------------------------------------------------------------------------
+// API tokens (the credentials clients authenticate with)
+
+/// The authenticated caller of a gRPC method.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub member_pk: i64,
+    pub token_id: String,
+    pub username: String,
+}
+
+/// Creates an `ak-`/`as-` pair for a member; only the secret's digest is kept.
+pub fn create_api_token(conn: &Connection, member_pk: i64) -> Result<(String, String)> {
+    let id = ids::api_token_id();
+    let secret = ids::api_token_secret();
+    conn.execute(
+        "INSERT INTO api_tokens (token_id, secret_sha256, member_pk, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id, ids::secret_digest(&secret).as_slice(), member_pk, now()],
+    )?;
+    Ok((id, secret))
+}
+
+/// Checks an `ak-`/`as-` pair. Unknown ids, wrong secrets and tokens of
+/// removed members all get the same answer.
+pub fn authenticate(
+    conn: &Connection,
+    token_id: Option<&str>,
+    secret: Option<&str>,
+) -> Result<Caller> {
+    let (Some(token_id), Some(secret)) = (token_id, secret) else {
+        return Err(Error::Unauthenticated);
+    };
+    let presented = ids::secret_digest(secret);
+    let row: Option<(Vec<u8>, i64, String)> = conn
+        .prepare_cached(
+            "SELECT t.secret_sha256, m.pk, m.username FROM api_tokens t
+             JOIN members m ON m.pk = t.member_pk
+             WHERE t.token_id = ?1 AND m.deleted_at IS NULL",
+        )?
+        .query_row(params![token_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    match row {
+        Some((stored, member_pk, username))
+            if stored.len() == presented.len()
+                && bool::from(stored.as_slice().ct_eq(presented.as_slice())) =>
+        {
+            Ok(Caller {
+                member_pk,
+                token_id: token_id.to_string(),
+                username,
+            })
+        }
+        _ => Err(Error::Unauthenticated),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Environments
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub pk: i64,
+    pub environment_id: String,
+    pub name: String,
+    pub webhook_suffix: String,
+    pub created_at: f64,
+    pub is_default: bool,
+}
+
+impl Environment {
+    pub fn settings(&self) -> proto::EnvironmentSettings {
+        proto::EnvironmentSettings {
+            image_builder_version: IMAGE_BUILDER_VERSION.into(),
+            webhook_suffix: self.webhook_suffix.clone(),
+            max_concurrent_gpus: 0,
+            max_concurrent_tasks: 0,
+            block_unauthenticated_resources: false,
+        }
+    }
+
+    pub fn to_list_item(&self) -> proto::EnvironmentListItem {
+        proto::EnvironmentListItem {
+            name: self.name.clone(),
+            webhook_suffix: self.webhook_suffix.clone(),
+            created_at: self.created_at,
+            default: self.is_default,
+            is_managed: false,
+            environment_id: self.environment_id.clone(),
+            environment_type: proto::EnvironmentType::Public as i32,
+            image_builder_version: IMAGE_BUILDER_VERSION.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn to_get_or_create(&self) -> proto::EnvironmentGetOrCreateResponse {
+        proto::EnvironmentGetOrCreateResponse {
+            environment_id: self.environment_id.clone(),
+            metadata: Some(proto::EnvironmentMetadata {
+                name: self.name.clone(),
+                settings: Some(self.settings()),
+                environment_type: proto::EnvironmentType::Public as i32,
+            }),
+        }
+    }
+}
+
+const ENV_COLUMNS: &str = "pk, environment_id, name, webhook_suffix, created_at, is_default";
+
+fn env_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Environment> {
+    Ok(Environment {
+        pk: r.get(0)?,
+        environment_id: r.get(1)?,
+        name: r.get(2)?,
+        webhook_suffix: r.get(3)?,
+        created_at: r.get(4)?,
+        is_default: r.get::<_, i64>(5)? != 0,
+    })
+}
+
+fn env_not_found(name: &str) -> Error {
+    Error::NotFound(format!("Environment {} not found.", quote(name)))
+}
+
+/// Looks an environment up by name; the empty name means the default one.
+pub fn env_by_name(conn: &Connection, name: &str) -> Result<Environment> {
+    let found = if name.is_empty() {
+        conn.query_row(
+            &format!(
+                "SELECT {ENV_COLUMNS} FROM environments WHERE is_default = 1 ORDER BY pk LIMIT 1"
+            ),
+            [],
+            env_from_row,
+        )
+        .optional()?
+    } else {
+        conn.prepare_cached(&format!(
+            "SELECT {ENV_COLUMNS} FROM environments WHERE name = ?1"
+        ))?
+        .query_row(params![name], env_from_row)
+        .optional()?
+    };
+    found.ok_or_else(|| env_not_found(name))
+}
+
+pub fn env_by_id(conn: &Connection, environment_id: &str) -> Result<Environment> {
+    require_id("environment", environment_id)?;
+    conn.prepare_cached(&format!(
+        "SELECT {ENV_COLUMNS} FROM environments WHERE environment_id = ?1"
+    ))?
+    .query_row(params![environment_id], env_from_row)
+    .optional()?
+    .ok_or_else(|| env_not_found(environment_id))
+}
+
+pub fn list_envs(conn: &Connection) -> Result<Vec<Environment>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ENV_COLUMNS} FROM environments ORDER BY pk"
+    ))?;
+    let rows = stmt.query_map([], env_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub fn create_env(conn: &Connection, name: &str) -> Result<Environment> {
+    validate_env_name("environment", name)?;
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM environments WHERE name = ?1")?
+        .exists(params![name])?;
+    if exists {
+        return Err(Error::AlreadyExists(format!(
+            "Environment {} already exists.",
+            quote(name)
+        )));
+    }
+    conn.execute(
+        "INSERT INTO environments (environment_id, name, webhook_suffix, created_at, is_default)
+         VALUES (?1, ?2, ?2, ?3, 0)",
+        params![ids::environment_id(), name, now()],
+    )?;
+    env_by_name(conn, name)
+}
+
+/// Removes an environment and its token associations. The default
+/// environment cannot be removed.
+pub fn remove_env(conn: &Connection, name: &str) -> Result<Environment> {
+    if name.is_empty() {
+        return Err(Error::InvalidArgument("Missing environment name.".into()));
+    }
+    let env = env_by_name(conn, name)?;
+    if env.is_default {
+        return Err(Error::FailedPrecondition(format!(
+            "Environment {} is the workspace's default environment and cannot be removed.",
+            quote(name)
+        )));
+    }
+    conn.execute("DELETE FROM environments WHERE pk = ?1", params![env.pk])?;
+    Ok(env)
+}
+
+// ---------------------------------------------------------------------------
+// Proxy tokens
+
+const TOKEN_SELECT: &str =
+    "SELECT t.pk, t.token_id, t.created_at, t.scoped, t.name, m.user_id, m.username
+     FROM proxy_tokens t LEFT JOIN members m ON m.pk = t.created_by";
+
+fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, proto::WebhookToken)> {
+    let user_id: Option<String> = r.get(5)?;
+    let username: Option<String> = r.get(6)?;
+    Ok((
+        r.get(0)?,
+        proto::WebhookToken {
+            token_id: r.get(1)?,
+            created_at: r.get(2)?,
+            scoped: r.get::<_, i64>(3)? != 0,
+            name: r.get(4)?,
+            created_by: user_id.map(|user_id| proto::UserIdentity {
+                user_id,
+                username: username.unwrap_or_default(),
+            }),
+        },
+    ))
+}
+
+fn token_not_found(token_id: &str) -> Error {
+    Error::NotFound(format!("Proxy token {} not found.", quote(token_id)))
+}
+
+/// Finds a proxy token by id: (row key, wire form).
+pub fn proxy_token(conn: &Connection, token_id: &str) -> Result<(i64, proto::WebhookToken)> {
+    require_id("proxy token", token_id)?;
+    conn.prepare_cached(&format!("{TOKEN_SELECT} WHERE t.token_id = ?1"))?
+        .query_row(params![token_id], token_from_row)
+        .optional()?
+        .ok_or_else(|| token_not_found(token_id))
+}
+
+pub struct NewProxyToken<'a> {
+    pub created_by: Option<i64>,
+    pub name: &'a str,
+    pub scoped: bool,
+    pub created_at: Option<f64>,
+}
+
+/// Creates a proxy token; returns the new token and its secret (shown once).
+pub fn create_proxy_token(
+    conn: &Connection,
+    new: NewProxyToken<'_>,
+) -> Result<(proto::WebhookToken, String)> {
+    validate_token_name(new.name)?;
+    let token_id = ids::proxy_token_id();
+    let secret = ids::proxy_token_secret();
+    conn.prepare_cached(
+        "INSERT INTO proxy_tokens (token_id, secret_sha256, name, scoped, created_at, created_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        token_id,
+        ids::secret_digest(&secret).as_slice(),
+        new.name,
+        new.scoped as i64,
+        new.created_at.unwrap_or_else(now),
+        new.created_by
+    ])?;
+    let (_, token) = proxy_token(conn, &token_id)?;
+    Ok((token, secret))
+}
+
+/// Renames a proxy token (an empty name clears it); returns the updated token.
+pub fn rename_proxy_token(
+    conn: &Connection,
+    token_id: &str,
+    name: &str,
+) -> Result<proto::WebhookToken> {
+    let (pk, _) = proxy_token(conn, token_id)?;
+    validate_token_name(name)?;
+    conn.execute(
+        "UPDATE proxy_tokens SET name = ?1 WHERE pk = ?2",
+        params![name, pk],
+    )?;
+    Ok(proxy_token(conn, token_id)?.1)
+}
+
+pub fn delete_proxy_token(conn: &Connection, token_id: &str) -> Result<proto::WebhookToken> {
+    let (pk, token) = proxy_token(conn, token_id)?;
+    conn.execute("DELETE FROM proxy_tokens WHERE pk = ?1", params![pk])?;
+    Ok(token)
+}
+
+/// All proxy tokens, in creation order.
+pub fn list_proxy_tokens(conn: &Connection) -> Result<Vec<proto::WebhookToken>> {
+    let mut stmt = conn.prepare_cached(&format!("{TOKEN_SELECT} ORDER BY t.pk"))?;
+    let rows = stmt.query_map([], token_from_row)?;
+    Ok(rows
+        .map(|r| r.map(|(_, t)| t))
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The tokens that authenticate in an environment: those allowed in it, plus
+/// every unscoped token (an unscoped token authenticates everywhere). In
+/// creation order. Unknown environment: NOT_FOUND.
+pub fn list_proxy_tokens_for_env(
+    conn: &Connection,
+    environment_name: &str,
+) -> Result<Vec<proto::WebhookToken>> {
+    let env = env_by_name(conn, environment_name)?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "{TOKEN_SELECT} WHERE t.scoped = 0 OR EXISTS (
+             SELECT 1 FROM proxy_token_environments e
+             WHERE e.token_pk = t.pk AND e.environment_pk = ?1)
+         ORDER BY t.pk"
+    ))?;
+    let rows = stmt.query_map(params![env.pk], token_from_row)?;
+    Ok(rows
+        .map(|r| r.map(|(_, t)| t))
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Allows a token in an environment. Allowing twice is not an error.
+pub fn allow_token(conn: &Connection, token_id: &str, env: &Environment) -> Result<bool> {
+    let (pk, _) = proxy_token(conn, token_id)?;
+    let n = conn.execute(
+        "INSERT OR IGNORE INTO proxy_token_environments (token_pk, environment_pk) VALUES (?1, ?2)",
+        params![pk, env.pk],
+    )?;
+    Ok(n > 0)
+}
+
+/// Revokes a token's access to an environment. Revoking an association that
+/// does not exist is not an error (the end state is what was asked for).
+pub fn revoke_token(conn: &Connection, token_id: &str, env: &Environment) -> Result<bool> {
+    let (pk, _) = proxy_token(conn, token_id)?;
+    let n = conn.execute(
+        "DELETE FROM proxy_token_environments WHERE token_pk = ?1 AND environment_pk = ?2",
+        params![pk, env.pk],
+    )?;
+    Ok(n > 0)
+}
+
+/// Ids of the environments a token is allowed in, in environment creation order.
+pub fn token_environments(conn: &Connection, token_id: &str) -> Result<Vec<String>> {
+    let (pk, _) = proxy_token(conn, token_id)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.environment_id FROM proxy_token_environments a
+         JOIN environments e ON e.pk = a.environment_pk
+         WHERE a.token_pk = ?1 ORDER BY e.pk",
+    )?;
+    let rows = stmt.query_map(params![pk], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+}
+
+// ---------------------------------------------------------------------------
+// Idempotency records
+
+/// The stored first answer to `(caller, key)`: (method, encoded response).
+pub fn idempotency_get(
+    conn: &Connection,
+    caller: &str,
+    key: &str,
+) -> Result<Option<(String, Vec<u8>)>> {
+    Ok(conn
+        .prepare_cached("SELECT method, response FROM idempotency WHERE caller = ?1 AND key = ?2")?
+        .query_row(params![caller, key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+pub fn idempotency_put(
+    conn: &Connection,
+    caller: &str,
+    key: &str,
+    method: &str,
+    response: &[u8],
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO idempotency (caller, key, method, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![caller, key, method, response, now()])?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Bulk data for benchmarks
+
+const FIRST_NAMES: &[&str] = &[
+    "Ada", "Zoë", "José", "Łukasz", "美咲", "Ngozi", "Søren", "Ana", "Björn", "Chloé", "Dmitri",
+    "Émile", "Fatima", "Gökhan", "Hana", "Ífeoma", "Jürgen", "Kenji", "Leïla", "Miloš",
+];
+const LAST_NAMES: &[&str] = &[
+    "Lovelace",
+    "Müller",
+    "García",
+    "Nowak",
+    "佐藤",
+    "Okafor",
+    "Kierkegaard",
+    "Pérez",
+    "Åström",
+    "Dubois",
+    "Иванов",
+    "Zoltán",
+    "Al-Sayed",
+    "Yılmaz",
+    "Kim",
+    "Ødegaard",
+];
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct BulkResult {
+    pub members: usize,
+    pub tokens: usize,
+}
+
+/// Adds `members` members and `tokens` proxy tokens (created by those or
+/// existing members), with non-ASCII names. Call inside one transaction.
+pub fn bulk_insert(conn: &Connection, members: usize, tokens: usize) -> Result<BulkResult> {
+    let batch = ids::random_id("")[..8].to_ascii_lowercase();
+    let t0 = now();
+    let mut member_pks: Vec<i64> = Vec::with_capacity(members);
+    {
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO members (member_id, user_id, email, username, display_name, role, joined_at, last_active_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for i in 0..members {
+            let first = FIRST_NAMES[i % FIRST_NAMES.len()];
+            let last = LAST_NAMES[(i / FIRST_NAMES.len()) % LAST_NAMES.len()];
+            let role = if i % 100 == 0 {
+                proto::MemberRole::Owner
+            } else if i % 20 == 0 {
+                proto::MemberRole::Manager
+            } else {
+                proto::MemberRole::User
+            };
+            let username = format!("bulk-{batch}-{i}");
+            stmt.execute(params![
+                ids::member_id(),
+                ids::user_id(),
+                format!("{username}@bulk.example.com"),
+                username,
+                format!("{first} {last} {i}"),
+                role as i32,
+                t0 - 86_400.0 * 365.0 + i as f64 * 60.0,
+                if i % 3 == 0 {
+                    0.0
+                } else {
+                    t0 - i as f64 * 17.0
+                },
+            ])?;
+            member_pks.push(conn.last_insert_rowid());
+        }
+    }
+    if tokens > 0 && member_pks.is_empty() {
+        member_pks.push(ensure_owner(conn)?.pk);
+    }
+    {
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO proxy_tokens (token_id, secret_sha256, name, scoped, created_at, created_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for i in 0..tokens {
+            let secret = ids::proxy_token_secret();
+            let name = match i % 4 {
+                0 => format!("webhook-{i}"),
+                1 => format!("Überwachung {i}"),
+                2 => format!("デプロイ-{i}"),
+                _ => String::new(),
+            };
+            stmt.execute(params![
+                ids::proxy_token_id(),
+                ids::secret_digest(&secret).as_slice(),
+                name,
+                (i % 5 == 0) as i64,
+                t0 - (tokens - i) as f64,
+                member_pks[i % member_pks.len()],
+            ])?;
+        }
+    }
+    Ok(BulkResult { members, tokens })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.db")).expect("open");
+        (dir, store)
+    }
+
+    #[test]
+    fn fresh_store_has_workspace_and_main() {
+        let (_d, store) = temp_store();
+        store
+            .read(|c| {
+                assert_eq!(workspace(c)?.name, "local-workspace");
+                let envs = list_envs(c)?;
+                assert_eq!(envs.len(), 1);
+                assert_eq!(envs[0].name, "main");
+                assert!(envs[0].is_default);
+                assert!(is_empty(c)?);
+                Ok(())
+            })
+            .expect("read");
+    }
+
+    #[test]
+    fn reopen_keeps_data_and_ids() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        let ws = {
+            let store = Store::open(&path).expect("open");
+            store.read(workspace).expect("ws")
+        };
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(
+            store.read(workspace).expect("ws").workspace_id,
+            ws.workspace_id
+        );
+    }
+
+    #[test]
+    fn refuses_foreign_and_garbage_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let garbage = dir.path().join("garbage.db");
+        std::fs::write(&garbage, vec![0x5a_u8; 8192]).expect("write");
+        let err = Store::open(&garbage).err().expect("must fail").to_string();
+        assert!(err.contains("not an SQLite database"), "{err}");
+
+        let foreign = dir.path().join("foreign.db");
+        let c = Connection::open(&foreign).expect("open");
+        c.execute_batch("CREATE TABLE t(x)").expect("create");
+        drop(c);
+        let err = Store::open(&foreign).err().expect("must fail").to_string();
+        assert!(err.contains("not an mws-emulator store"), "{err}");
+
+        let missing = dir.path().join("no/such/dir/s.db");
+        let err = Store::open(&missing).err().expect("must fail").to_string();
+        assert!(err.contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn authenticate_checks_secret_and_membership() {
+        let (_d, store) = temp_store();
+        let (id, secret) = store
+            .write(|c| {
+                let owner = ensure_owner(c)?;
+                create_api_token(c, owner.pk)
+            })
+            .expect("token");
+        store
+            .read(|c| {
+                assert!(authenticate(c, Some(&id), Some(&secret)).is_ok());
+                assert!(matches!(
+                    authenticate(c, Some(&id), Some("as-wrong")),
+                    Err(Error::Unauthenticated)
+                ));
+                assert!(matches!(
+                    authenticate(c, None, Some(&secret)),
+                    Err(Error::Unauthenticated)
+                ));
+                Ok(())
+            })
+            .expect("read");
+        // The secret itself is not in the file.
+        let conn = store.conn().expect("conn");
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM api_tokens WHERE secret_sha256 = ?1",
+                params![secret.as_bytes()],
+                |r| r.get(0),
+            )
+            .expect("q");
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn tokens_and_environments() {
+        let (_d, store) = temp_store();
+        store
+            .write(|c| {
+                let owner = ensure_owner(c)?;
+                let prod = create_env(c, "prod")?;
+                let (a, _) = create_proxy_token(
+                    c,
+                    NewProxyToken {
+                        created_by: Some(owner.pk),
+                        name: "a",
+                        scoped: true,
+                        created_at: None,
+                    },
+                )?;
+                let (b, _) = create_proxy_token(
+                    c,
+                    NewProxyToken {
+                        created_by: Some(owner.pk),
+                        name: "b",
+                        scoped: false,
+                        created_at: None,
+                    },
+                )?;
+                assert!(list_proxy_tokens_for_env(c, "prod")?
+                    .iter()
+                    .all(|t| t.token_id == b.token_id));
+                assert!(allow_token(c, &a.token_id, &prod)?);
+                assert!(!allow_token(c, &a.token_id, &prod)?);
+                let ids: Vec<_> = list_proxy_tokens_for_env(c, "prod")?
+                    .into_iter()
+                    .map(|t| t.token_id)
+                    .collect();
+                assert_eq!(ids, vec![a.token_id.clone(), b.token_id.clone()]);
+                assert_eq!(
+                    token_environments(c, &a.token_id)?,
+                    vec![prod.environment_id.clone()]
+                );
+                assert!(matches!(
+                    list_proxy_tokens_for_env(c, "nope"),
+                    Err(Error::NotFound(_))
+                ));
+                assert!(matches!(
+                    rename_proxy_token(c, &a.token_id, &"x".repeat(101)),
+                    Err(Error::InvalidArgument(_))
+                ));
+                remove_env(c, "prod")?;
+                assert!(token_environments(c, &a.token_id)?.is_empty());
+                assert!(matches!(
+                    remove_env(c, "main"),
+                    Err(Error::FailedPrecondition(_))
+                ));
+                delete_proxy_token(c, &a.token_id)?;
+                assert!(matches!(
+                    delete_proxy_token(c, &a.token_id),
+                    Err(Error::NotFound(_))
+                ));
+                Ok(())
+            })
+            .expect("write");
+    }
+
+    #[test]
+    fn members_lifecycle() {
+        let (_d, store) = temp_store();
+        store
+            .write(|c| {
+                let owner = ensure_owner(c)?;
+                let m = add_member(
+                    c,
+                    NewMember {
+                        email: "zoë@example.com",
+                        display_name: Some("Zoë"),
+                        username: None,
+                        role: proto::MemberRole::User,
+                        joined_at: Some(1_700_000_000.0),
+                    },
+                )?;
+                assert_eq!(m.username, "zo");
+                assert!(matches!(
+                    add_member(
+                        c,
+                        NewMember {
+                            email: "zoë@example.com",
+                            display_name: None,
+                            username: None,
+                            role: proto::MemberRole::User,
+                            joined_at: None,
+                        }
+                    ),
+                    Err(Error::AlreadyExists(_))
+                ));
+                assert!(matches!(
+                    remove_member(c, &owner.email),
+                    Err(Error::FailedPrecondition(_))
+                ));
+                set_member_role(c, "zoë@example.com", proto::MemberRole::Owner)?;
+                remove_member(c, &owner.email)?;
+                let list = list_members(c)?;
+                assert_eq!(list.len(), 1);
+                assert_eq!(list[0].role, proto::MemberRole::Owner);
+                Ok(())
+            })
+            .expect("write");
+    }
+
+    #[test]
+    fn quote_hides_secrets_and_controls() {
+        assert_eq!(quote("ws-abc"), "<a secret, not an ID>");
+        assert_eq!(quote("a\nb"), "'a\\nb'");
+        assert!(quote(&"x".repeat(200)).ends_with("…'"));
+    }
+}
