@@ -17,7 +17,7 @@
 //! override the built-in profile's credentials.
 
 use mws_ipc::{Secret, Selection};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where Modal's API lives when nothing says otherwise.
 pub const DEFAULT_SERVER_URL: &str = "https://api.modal.com";
@@ -43,7 +43,7 @@ pub enum Resolved {
     Local,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     #[error("Could not read the Modal config file {path}: {reason}")]
     Unreadable { path: String, reason: String },
@@ -100,7 +100,7 @@ pub fn config_path(selection: &Selection) -> PathBuf {
 }
 
 /// Reads the profiles of a config file; a missing file has none.
-fn read_profiles(path: &std::path::Path) -> Result<Vec<(String, Profile)>, ConfigError> {
+fn read_profiles(path: &Path) -> Result<Vec<(String, Profile)>, ConfigError> {
     let shown = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -157,11 +157,154 @@ fn non_empty(value: &Option<String>) -> Option<String> {
     value.clone().filter(|v| !v.is_empty())
 }
 
-/// Resolves a selection by the official client's rules (see module docs).
+/// Resolves a selection by the official client's rules (see module docs),
+/// reading the config file now.
 pub fn resolve(selection: &Selection) -> Result<Resolved, ConfigError> {
     let path = config_path(selection);
-    let shown = path.display().to_string();
     let profiles = read_profiles(&path)?;
+    resolve_with(selection, &path, &profiles)
+}
+
+/// Identifies a version of a file cheaply: (mtime in ns, size, inode).
+type Fingerprint = Option<(i128, u64, u64)>;
+
+fn fingerprint(path: &Path) -> Fingerprint {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((
+        meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+        meta.size(),
+        meta.ino(),
+    ))
+}
+
+struct Entry {
+    fingerprint: Fingerprint,
+    /// The last profiles that parsed (kept when a later edit does not).
+    profiles: Option<Vec<(String, Profile)>>,
+    /// Why the current version of the file is not usable, if it is not.
+    error: Option<ConfigError>,
+}
+
+/// The Modal config files the daemon has seen, parsed once per version.
+///
+/// A request stats its config file (cheap) and re-reads it only when it
+/// changed, so an edit is honoured by the very next call. When an edit does
+/// not parse, the last good profiles stay in use and the error is reported by
+/// [`ProfileStore::errors`] (shown in `mws daemon status`).
+#[derive(Default)]
+pub struct ProfileStore {
+    entries: std::sync::Mutex<std::collections::HashMap<PathBuf, Entry>>,
+}
+
+/// What a reload changed, for dropping sessions of changed identities.
+#[derive(Debug, Default)]
+pub struct Reload {
+    /// `(server_url, token_id)` pairs whose profile changed or vanished.
+    pub changed_identities: Vec<(String, String)>,
+}
+
+fn identities_of(profiles: &[(String, Profile)]) -> Vec<(String, String, String)> {
+    profiles
+        .iter()
+        .filter_map(|(_, p)| {
+            let id = p.token_id.clone()?;
+            let url = p
+                .server_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SERVER_URL.to_string())
+                .trim_end_matches('/')
+                .to_string();
+            let secret = p
+                .token_secret
+                .as_ref()
+                .map(|s| s.expose().to_string())
+                .unwrap_or_default();
+            Some((url, id, secret))
+        })
+        .collect()
+}
+
+impl ProfileStore {
+    /// (Re)loads `path` if it changed since last seen. Returns what changed,
+    /// and whether the path is new to the store.
+    pub fn refresh(&self, path: &Path) -> (Reload, bool) {
+        let current = fingerprint(path);
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let is_new = !entries.contains_key(path);
+        if let Some(entry) = entries.get(path) {
+            if entry.fingerprint == current {
+                return (Reload::default(), false);
+            }
+        }
+        let loaded = read_profiles(path);
+        let entry = entries.entry(path.to_owned()).or_insert(Entry {
+            fingerprint: None,
+            profiles: None,
+            error: None,
+        });
+        entry.fingerprint = current;
+        let mut reload = Reload::default();
+        match loaded {
+            Ok(profiles) => {
+                if let Some(old) = &entry.profiles {
+                    let new_ids = identities_of(&profiles);
+                    for old_id in identities_of(old) {
+                        if !new_ids.contains(&old_id) {
+                            reload.changed_identities.push((old_id.0, old_id.1));
+                        }
+                    }
+                }
+                entry.profiles = Some(profiles);
+                entry.error = None;
+            }
+            Err(e) => {
+                tracing::warn!("{e}; keeping the last good version");
+                entry.error = Some(e);
+            }
+        }
+        (reload, is_new)
+    }
+
+    /// Resolves a selection against the cached version of its config file.
+    /// Returns the resolution and whether the file was new to the store.
+    pub fn resolve(&self, selection: &Selection) -> (Result<Resolved, ConfigError>, bool) {
+        let path = config_path(selection);
+        let (_, is_new) = self.refresh(&path);
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = entries.get(&path).expect("refresh inserted it");
+        let result = match (&entry.profiles, &entry.error) {
+            (Some(profiles), _) => resolve_with(selection, &path, profiles),
+            (None, Some(error)) => Err(error.clone()),
+            (None, None) => resolve_with(selection, &path, &[]),
+        };
+        (result, is_new)
+    }
+
+    /// Problems with config files whose last good version is in use.
+    pub fn errors(&self) -> Vec<String> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut errors: Vec<String> = entries
+            .values()
+            .filter_map(|e| e.error.as_ref().map(|e| e.to_string()))
+            .collect();
+        errors.sort();
+        errors
+    }
+
+    /// Every config file path seen so far.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.keys().cloned().collect()
+    }
+}
+
+fn resolve_with(
+    selection: &Selection,
+    path: &Path,
+    profiles: &[(String, Profile)],
+) -> Result<Resolved, ConfigError> {
+    let shown = path.display().to_string();
 
     let explicit = non_empty(&selection.profile).or_else(|| non_empty(&selection.env_profile));
     let active: Vec<&String> = profiles
@@ -328,6 +471,34 @@ server_url = "http://127.0.0.1:1234/"
         let err = resolve(&sel).unwrap_err();
         assert!(err.is_credentials());
         assert!(err.to_string().contains("--profile local"), "{err}");
+    }
+
+    #[test]
+    fn store_keeps_last_good_profiles_and_reports_changes() {
+        let (dir, sel) = selection_with_file(TWO_PROFILES);
+        let path = dir.path().join("modal.toml");
+        let store = ProfileStore::default();
+        let (resolved, is_new) = store.resolve(&sel);
+        assert!(is_new);
+        assert_eq!(remote(resolved.unwrap()).token_id, "ak-work");
+
+        // Garbage: the last good profiles stay in use, the error is reported.
+        std::fs::write(&path, "[[[ nope").unwrap();
+        let (resolved, is_new) = store.resolve(&sel);
+        assert!(!is_new);
+        assert_eq!(remote(resolved.unwrap()).token_id, "ak-work");
+        assert_eq!(store.errors().len(), 1);
+
+        // A rotated secret: the old identity is reported as changed.
+        std::fs::write(&path, TWO_PROFILES.replace("as-work", "as-work2")).unwrap();
+        let (reload, _) = store.refresh(&path);
+        assert_eq!(
+            reload.changed_identities,
+            vec![(DEFAULT_SERVER_URL.to_string(), "ak-work".to_string())]
+        );
+        let (resolved, _) = store.resolve(&sel);
+        assert_eq!(remote(resolved.unwrap()).token_secret.expose(), "as-work2");
+        assert!(store.errors().is_empty());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod desktop;
 pub mod events;
 pub mod hardening;
 pub mod local;
+pub mod reload;
 pub mod server;
 pub mod settings;
 pub mod upstream;

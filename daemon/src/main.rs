@@ -209,6 +209,7 @@ fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
         ));
         daemon.set_config_error("mws config", settings_error);
         mwsd::desktop::spawn(daemon.clone());
+        daemon.start_config_watcher();
         mwsd::run(daemon, listener, shutdown_signal()).await;
         anyhow::Ok(())
     })?;

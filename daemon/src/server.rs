@@ -27,8 +27,20 @@ use tokio::sync::{broadcast, watch};
 /// How long a client may take to send its hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Key of a session: one identity.
-type IdentityKey = (String, String);
+/// Key of a session: one identity, and a digest of the secret it was opened
+/// with, so that a request with a wrong secret never reads the cache that a
+/// right one filled (it gets its own session, and the server's verdict).
+type IdentityKey = (String, String, u64);
+
+fn secret_digest(secret: &mws_ipc::Secret) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // A per-process random key: the digest means nothing outside this daemon.
+    static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let mut hasher = KEYS.get_or_init(Default::default).build_hasher();
+    hasher.write(secret.expose().as_bytes());
+    hasher.finish()
+}
 
 /// The daemon's shared state.
 pub struct Daemon {
@@ -38,6 +50,8 @@ pub struct Daemon {
     local_settings: LocalSettings,
     pub settings: SharedSettings,
     config_errors: Mutex<Vec<String>>,
+    profiles: crate::config::ProfileStore,
+    watcher: std::sync::OnceLock<Arc<crate::reload::ConfigWatcher>>,
     pub notification_state: Mutex<String>,
     sessions: Mutex<HashMap<IdentityKey, Arc<Session>>>,
     local: tokio::sync::Mutex<Option<LocalEmulator>>,
@@ -62,6 +76,8 @@ impl Daemon {
             local_settings,
             settings: Arc::new(std::sync::RwLock::new(settings)),
             config_errors: Mutex::new(Vec::new()),
+            profiles: crate::config::ProfileStore::default(),
+            watcher: std::sync::OnceLock::new(),
             notification_state: Mutex::new("not started".to_string()),
             sessions: Mutex::new(HashMap::new()),
             local: tokio::sync::Mutex::new(None),
@@ -77,10 +93,13 @@ impl Daemon {
     }
 
     fn session_for(&self, identity: &Identity) -> Result<Arc<Session>, ErrorReply> {
-        let key = (identity.server_url.clone(), identity.token_id.clone());
+        let key = (
+            identity.server_url.clone(),
+            identity.token_id.clone(),
+            secret_digest(&identity.token_secret),
+        );
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(session) = sessions.get(&key) {
-            session.upstream.set_secret(&identity.token_secret);
             return Ok(session.clone());
         }
         let session = Arc::new(Session::new(
@@ -114,8 +133,59 @@ impl Daemon {
         })
     }
 
+    /// Starts watching config files for changes (call once, on the runtime).
+    pub fn start_config_watcher(self: &Arc<Self>) {
+        let watcher = crate::reload::ConfigWatcher::start(self.clone());
+        for path in self.profiles.paths() {
+            watcher.watch(&path);
+        }
+        let _ = self.watcher.set(watcher);
+    }
+
+    /// Re-reads every config file the daemon knows (after a file event).
+    pub fn reload_configs(&self) {
+        for path in self.profiles.paths() {
+            let (reload, _) = self.profiles.refresh(&path);
+            if !reload.changed_identities.is_empty() {
+                tracing::info!(
+                    file = %path.display(),
+                    identities = reload.changed_identities.len(),
+                    "credentials changed; dropping their caches"
+                );
+                self.retain_sessions(|url, id| {
+                    !reload
+                        .changed_identities
+                        .iter()
+                        .any(|(u, i)| u == url && i == id)
+                });
+            }
+        }
+        let file = crate::settings::config_file();
+        match crate::settings::load(&file) {
+            Ok(settings) => {
+                let mut current = self.settings.write().unwrap_or_else(|p| p.into_inner());
+                if *current != settings {
+                    tracing::info!("mws settings reloaded");
+                    *current = settings;
+                }
+                drop(current);
+                self.set_config_error("mws config", None);
+            }
+            Err(e) => {
+                tracing::warn!("{e}; keeping the last good settings");
+                self.set_config_error("mws config", Some(e.to_string()));
+            }
+        }
+    }
+
     async fn resolve(&self, selection: &Selection) -> Result<Identity, ErrorReply> {
-        match config::resolve(selection) {
+        let (resolved, is_new) = self.profiles.resolve(selection);
+        if is_new {
+            if let Some(watcher) = self.watcher.get() {
+                watcher.watch(&config::config_path(selection));
+            }
+        }
+        match resolved {
             Ok(Resolved::Remote(identity)) => Ok(identity),
             Ok(Resolved::Local) => self.local_identity().await,
             Err(e) => Err(ErrorReply {
@@ -152,7 +222,7 @@ impl Daemon {
     /// `keep` says no (after a config reload).
     pub fn retain_sessions(&self, keep: impl Fn(&str, &str) -> bool) {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.retain(|(url, id), session| {
+        sessions.retain(|(url, id, _), session| {
             let kept = keep(url, id);
             if !kept {
                 session.retire();
@@ -226,11 +296,15 @@ impl Daemon {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
-            config_errors: self
-                .config_errors
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
+            config_errors: {
+                let mut errors = self
+                    .config_errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                errors.extend(self.profiles.errors());
+                errors
+            },
             subscribers: self.events.receiver_count() as u32,
             notifications: self
                 .notification_state

@@ -61,7 +61,7 @@ pub struct UpstreamStats {
 pub struct Upstream {
     pub server_url: String,
     pub token_id: String,
-    secret: Mutex<Secret>,
+    secret: Secret,
     client: ModalClientClient<Channel>,
     client_version: AsciiMetadataValue,
     node: AsciiMetadataValue,
@@ -156,7 +156,7 @@ impl Upstream {
         Ok(Self {
             server_url: url,
             token_id: identity.token_id.clone(),
-            secret: Mutex::new(identity.token_secret.clone()),
+            secret: identity.token_secret.clone(),
             client: ModalClientClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
             client_version: ascii(&settings.client_version),
             node: ascii(&host_name()),
@@ -164,22 +164,12 @@ impl Upstream {
         })
     }
 
-    /// Replaces the secret (the user rotated it; the identity is the same).
-    pub fn set_secret(&self, secret: &Secret) {
-        let mut current = self.secret.lock().unwrap_or_else(|p| p.into_inner());
-        if current.expose() != secret.expose() {
-            *current = secret.clone();
-        }
-    }
-
     fn decorate(&self, metadata: &mut MetadataMap, key: &str, attempt: u32, delay: Duration) {
         metadata.insert(headers::TOKEN_ID, ascii(&self.token_id));
-        let secret = self.secret.lock().unwrap_or_else(|p| p.into_inner());
-        if let Ok(mut value) = AsciiMetadataValue::try_from(secret.expose()) {
+        if let Ok(mut value) = AsciiMetadataValue::try_from(self.secret.expose()) {
             value.set_sensitive(true);
             metadata.insert(headers::TOKEN_SECRET, value);
         }
-        drop(secret);
         metadata.insert(
             headers::CLIENT_TYPE,
             AsciiMetadataValue::from_static(mws_modal_api::CLIENT_TYPE_CLIENT),
