@@ -53,6 +53,7 @@ pub struct Daemon {
     profiles: crate::config::ProfileStore,
     watcher: std::sync::OnceLock<Arc<crate::reload::ConfigWatcher>>,
     pub notification_state: Mutex<String>,
+    watchers: std::sync::atomic::AtomicU32,
     sessions: Mutex<HashMap<IdentityKey, Arc<Session>>>,
     local: tokio::sync::Mutex<Option<LocalEmulator>>,
     local_url: Mutex<Option<String>>,
@@ -79,6 +80,7 @@ impl Daemon {
             profiles: crate::config::ProfileStore::default(),
             watcher: std::sync::OnceLock::new(),
             notification_state: Mutex::new("not started".to_string()),
+            watchers: std::sync::atomic::AtomicU32::new(0),
             sessions: Mutex::new(HashMap::new()),
             local: tokio::sync::Mutex::new(None),
             local_url: Mutex::new(None),
@@ -305,7 +307,7 @@ impl Daemon {
                 errors.extend(self.profiles.errors());
                 errors
             },
-            subscribers: self.events.receiver_count() as u32,
+            subscribers: self.watchers.load(Ordering::Relaxed),
             notifications: self
                 .notification_state
                 .lock()
@@ -510,6 +512,16 @@ async fn serve_connection(daemon: Arc<Daemon>, conn: Stream) {
 
 /// Streams events to a subscriber until it hangs up or the daemon stops.
 async fn stream_events<W: AsyncWrite + Unpin>(daemon: &Daemon, send: &mut W, encoding: Encoding) {
+    daemon.watchers.fetch_add(1, Ordering::Relaxed);
+    stream_events_inner(daemon, send, encoding).await;
+    daemon.watchers.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn stream_events_inner<W: AsyncWrite + Unpin>(
+    daemon: &Daemon,
+    send: &mut W,
+    encoding: Encoding,
+) {
     let mut events = daemon.events.subscribe();
     let mut shutdown = daemon.shutdown.subscribe();
     if write_message(send, encoding, &Response::Ok).await.is_err() {

@@ -134,7 +134,9 @@ pub enum Request {
     Ping,
     /// Run a workspace command as the selected identity.
     Workspace {
+        #[serde(default)]
         selection: Selection,
+        #[serde(default)]
         freshness: Freshness,
         command: WorkspaceCommand,
     },
