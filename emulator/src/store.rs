@@ -321,12 +321,12 @@ impl Store {
             });
         }
         let check: String = conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .query_row("PRAGMA quick_check(5)", [], |r| r.get(0))
             .map_err(|e| open_error(path, &e))?;
         if check != "ok" {
             return Err(Error::Corrupt {
                 path: path.to_path_buf(),
-                detail: check,
+                detail: check.lines().collect::<Vec<_>>().join("; "),
             });
         }
         migrate(&mut conn).map_err(|e| match e {
