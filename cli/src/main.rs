@@ -1,1 +1,47 @@
-fn main() {}
+//! `mws`: a tiny synchronous CLI for Modal workspaces. It parses the command
+//! line, forwards one request to the `mwsd` daemon over a local socket
+//! (starting the daemon if needed) and renders the answer like the official
+//! `modal workspace` CLI does. It never talks to Modal and never reads
+//! credentials itself.
+//!
+//! Exit codes: 0 success, 1 error (`Error: …` on stderr), 2 usage error.
+
+mod args;
+mod autostart;
+mod client;
+mod commands;
+mod confirm;
+mod render;
+mod selection;
+mod term;
+mod validate;
+
+use clap::Parser;
+use commands::CommandError;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            report(&error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints an error on stderr: `Error: <message>` (the prefix bold red on a
+/// terminal), or an abort notice as it is.
+fn report(error: &anyhow::Error) {
+    if let Some(CommandError::Aborted(message)) = error.downcast_ref::<CommandError>() {
+        eprintln!("{message}");
+        return;
+    }
+    let prefix = if term::color(2) {
+        "\u{1b}[1;31mError:\u{1b}[0m"
+    } else {
+        "Error:"
+    };
+    eprintln!("{prefix} {error:#}");
+}

@@ -1,0 +1,275 @@
+//! The command line, declared with clap. Help texts follow the official
+//! `modal workspace` reference so that users of one recognise the other; the
+//! official spelling (`mws workspace proxy-tokens …`) works as well as the
+//! short one (`mws proxy-tokens …`).
+//!
+//! A new daemon request usually means: a variant here, a match arm in
+//! `commands.rs`, and a renderer.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "A fast, native companion for Modal workspaces.";
+
+const LONG_ABOUT: &str = "A fast, native companion for Modal workspaces.
+
+Every command is answered by a background daemon (mwsd), started on first use, \
+which holds the connection to Modal and a short-lived cache. Credentials are \
+chosen as by the official client: --profile, MODAL_PROFILE, MODAL_TOKEN_ID / \
+MODAL_TOKEN_SECRET, MODAL_SERVER_URL and ~/.modal.toml (or MODAL_CONFIG_PATH). \
+`--profile local` uses a built-in local emulator.";
+
+const WORKSPACE_HELP: &str = "Interact with the current Modal Workspace.
+
+A Workspace is the top-level account that owns your Modal resources. Use these \
+commands to manage workspace-level settings such as proxy tokens.";
+
+const PROXY_TOKENS_HELP: &str = "Manage the proxy tokens of the current Workspace.
+
+Proxy tokens provide authentication to HTTP interfaces on Modal Servers and Web \
+Functions. They are passed as request headers (Modal-Key and Modal-Secret). See \
+https://modal.com/docs/guide/webhook-proxy-auth for more information.
+
+Proxy tokens and secrets have wk- and ws- prefixes, respectively. They cannot be \
+interchanged with API tokens (which use ak- and as- prefixes).
+
+On workspaces with RBAC enabled, tokens are scoped to specific environments; use \
+the allow and revoke commands to manage environment associations.";
+
+const UPDATE_HELP: &str = "Update a proxy token in the current Workspace.
+
+The following settings can be updated:
+
+- name: A name to help identify the token. Pass an empty value to remove it.
+
+Example:
+
+  mws proxy-tokens update wk-123 name production-webhooks";
+
+const CREATE_HELP: &str = "Create a proxy token in the current Workspace.
+
+The new token's ID and secret will be printed to stdout. The secret is only \
+shown at creation time and cannot be retrieved later.";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mws",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    disable_help_subcommand = true,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// Use this profile of ~/.modal.toml (`local`: the built-in emulator).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// View the members of the current Workspace.
+    #[command(subcommand)]
+    Members(MembersCommand),
+
+    /// Manage the proxy tokens of the current Workspace.
+    #[command(subcommand, long_about = PROXY_TOKENS_HELP)]
+    ProxyTokens(ProxyTokensCommand),
+
+    /// Interact with the current Modal Workspace.
+    #[command(subcommand, long_about = WORKSPACE_HELP)]
+    Workspace(WorkspaceCommand),
+
+    /// Start, stop or inspect the background daemon (mwsd).
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+
+    /// Print a shell completion script (e.g. `mws completions bash > ~/.local/share/bash-completion/completions/mws`).
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+}
+
+/// `mws workspace …`: the official CLI's spelling of the same commands.
+#[derive(Subcommand, Debug)]
+pub enum WorkspaceCommand {
+    /// View the members of the current Workspace.
+    #[command(subcommand)]
+    Members(MembersCommand),
+
+    /// Manage the proxy tokens of the current Workspace.
+    #[command(subcommand, long_about = PROXY_TOKENS_HELP)]
+    ProxyTokens(ProxyTokensCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MembersCommand {
+    /// List the members of the current Workspace.
+    List {
+        #[command(flatten)]
+        output: JsonFlag,
+        #[command(flatten)]
+        freshness: FreshnessArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProxyTokensCommand {
+    /// List the proxy tokens of the current Workspace.
+    List {
+        /// Only list tokens associated with this environment. Lists all tokens when omitted.
+        #[arg(short = 'e', long, value_name = "TEXT")]
+        environment: Option<String>,
+        #[command(flatten)]
+        output: JsonFlag,
+        #[command(flatten)]
+        freshness: FreshnessArgs,
+    },
+
+    /// Create a proxy token in the current Workspace.
+    #[command(long_about = CREATE_HELP)]
+    Create {
+        /// Name to help identify the token.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+
+    /// Update a proxy token in the current Workspace.
+    #[command(long_about = UPDATE_HELP, arg_required_else_help = true)]
+    Update {
+        token_id: String,
+        /// The setting to change; only `name` is supported.
+        setting: String,
+        value: String,
+    },
+
+    /// Allow a proxy token to authenticate to an environment.
+    #[command(arg_required_else_help = true)]
+    Allow {
+        token_id: String,
+        environment_name: String,
+    },
+
+    /// Revoke a proxy token’s access to an environment.
+    #[command(arg_required_else_help = true)]
+    Revoke {
+        token_id: String,
+        environment_name: String,
+    },
+
+    /// Delete a proxy token from the current Workspace.
+    #[command(arg_required_else_help = true)]
+    Delete {
+        token_id: String,
+        /// Run without pausing for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DaemonCommand {
+    /// Start mwsd unless it is already running.
+    Start,
+    /// Stop mwsd.
+    Stop,
+    /// Show mwsd's pid, version, uptime, socket and the identities it serves.
+    Status {
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Stop mwsd, then start it again.
+    Restart,
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct JsonFlag {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How fresh an answer must be; reads only.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct FreshnessArgs {
+    /// Accept a cached answer up to SECS seconds old (0: always ask Modal).
+    #[arg(long, value_name = "SECS", env = "MWS_MAX_AGE")]
+    pub max_age: Option<u64>,
+    /// Ask Modal now instead of answering from the daemon's cache.
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl From<CompletionShell> for clap_complete::Shell {
+    fn from(shell: CompletionShell) -> Self {
+        match shell {
+            CompletionShell::Bash => clap_complete::Shell::Bash,
+            CompletionShell::Zsh => clap_complete::Shell::Zsh,
+            CompletionShell::Fish => clap_complete::Shell::Fish,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn official_spelling_parses() {
+        let cli = Cli::try_parse_from([
+            "mws",
+            "workspace",
+            "proxy-tokens",
+            "list",
+            "-e",
+            "prod",
+            "--json",
+            "--profile",
+            "p",
+        ])
+        .unwrap();
+        assert_eq!(cli.profile.as_deref(), Some("p"));
+        assert!(matches!(
+            cli.command,
+            Command::Workspace(WorkspaceCommand::ProxyTokens(ProxyTokensCommand::List {
+                environment: Some(_),
+                output: JsonFlag { json: true },
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn delete_takes_short_yes() {
+        let cli = Cli::try_parse_from(["mws", "proxy-tokens", "delete", "wk-1", "-y"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::ProxyTokens(ProxyTokensCommand::Delete { yes: true, .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_flags_are_usage_errors() {
+        let err = Cli::try_parse_from(["mws", "members", "list", "--bogus"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+}

@@ -1,0 +1,365 @@
+//! The IPC client: one round trip per command, and a daemon when there is none.
+//!
+//! Fast path (a warm daemon): one `lstat` of the socket folder (it must be
+//! ours and private before we send a secret through it), `connect`, a single
+//! `write` carrying the `ClientHello` frame and the `Request` frame, then the
+//! reads for the `ServerHello` and the `Response`. Nothing else.
+//!
+//! Slow paths:
+//! * no socket, or connection refused (a stale socket): auto-start, see
+//!   [`crate::autostart`], then try again;
+//! * a daemon of another protocol version (its hello says `error`, carries
+//!   another version, or cannot even be decoded): stop it (SIGTERM to its
+//!   pid, read from the socket's peer credentials when possible), wait for it
+//!   to exit, start ours;
+//! * the daemon hangs up before its hello: it was going away and has not read
+//!   our request (the daemon answers the hello before it reads any request),
+//!   so starting a new one and sending again is safe;
+//! * the daemon hangs up after its hello but before the response: a read is
+//!   retried once on a fresh daemon; a mutation is not resent, because it may
+//!   have reached Modal — the user is told the outcome is unknown.
+
+use crate::autostart;
+use mws_ipc::codec::{self, CodecError};
+use mws_ipc::paths::{self, PathError};
+use mws_ipc::{ClientHello, Request, Response, ServerHello, PROTOCOL_VERSION};
+use std::io::{self, BufReader, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// How long we wait for an answer. Upstream calls are bounded by the daemon
+/// (a few seconds); this only guards against a daemon that hangs.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long a replaced or stopped daemon gets to exit.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0}")]
+    Path(#[from] PathError),
+    #[error("cannot connect to mwsd at {path}: {source}")]
+    Connect { path: PathBuf, source: io::Error },
+    #[error("cannot talk to mwsd: {0}")]
+    Io(io::Error),
+    #[error("mwsd sent a malformed answer: {0}")]
+    Malformed(String),
+    #[error("mwsd did not answer within {} s", RESPONSE_TIMEOUT.as_secs())]
+    Timeout,
+    #[error(
+        "mwsd stopped before answering, so the outcome is unknown: the change may or may not have \
+         been made. Check with `mws proxy-tokens list`."
+    )]
+    OutcomeUnknown,
+    #[error("mwsd stopped before answering, twice; see its log ($XDG_STATE_HOME/mws/mwsd.log)")]
+    DaemonDied,
+    #[error("mwsd (pid {pid}) speaks another protocol and did not exit when asked to; stop it with `kill {pid}`")]
+    WouldNotExit { pid: i32 },
+    #[error("a daemon of another protocol version answers on {0} and its pid is unknown; stop it and retry")]
+    UnknownMismatch(PathBuf),
+    #[error("{0}")]
+    Start(#[from] autostart::StartError),
+    #[error("mwsd is not running")]
+    NotRunning,
+    #[error("stopped an mwsd of another protocol version")]
+    StoppedOther,
+}
+
+/// Whether resending a request after the daemon died mid-way is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Reads: ask again.
+    Safe,
+    /// Mutations: the first attempt may have reached Modal.
+    Unsafe,
+}
+
+/// One attempt's failure, and what to do about it.
+enum Failure {
+    /// Nobody listens: start a daemon.
+    NoDaemon,
+    /// A daemon of another protocol answered; stop it (pid if known).
+    Mismatch(Option<i32>),
+    /// The daemon hung up before its hello: the request was not read.
+    GoneBeforeHello,
+    /// The daemon hung up after its hello, before the response.
+    GoneBeforeResponse,
+    Fatal(ClientError),
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Failure::Fatal(e)
+    }
+}
+
+/// A successful exchange.
+pub struct Exchange {
+    pub hello: ServerHello,
+    pub response: Response,
+    /// True when this call started the daemon.
+    pub started: bool,
+}
+
+pub struct Client {
+    runtime_dir: PathBuf,
+    socket: PathBuf,
+}
+
+impl Client {
+    /// The client for this user's daemon (`$XDG_RUNTIME_DIR/mws/mwsd.sock`
+    /// or `/tmp/mws-<uid>/mwsd.sock`).
+    pub fn new() -> Self {
+        let runtime_dir = paths::runtime_dir();
+        let socket = paths::socket_path(&runtime_dir);
+        Client {
+            runtime_dir,
+            socket,
+        }
+    }
+
+    /// Sends `request`, starting (or replacing) the daemon as needed.
+    pub fn request(&self, request: &Request, retry: Retry) -> Result<Exchange, ClientError> {
+        self.run(request, retry, true)
+    }
+
+    /// Sends `request` to a running daemon only; `NotRunning` otherwise.
+    pub fn request_running(&self, request: &Request) -> Result<Exchange, ClientError> {
+        self.run(request, Retry::Unsafe, false)
+    }
+
+    fn run(&self, request: &Request, retry: Retry, start: bool) -> Result<Exchange, ClientError> {
+        let frames = encode(request)?;
+        let mut started = false;
+        let mut resent = false;
+        // Each pass either succeeds, fails for good, or fixes one problem
+        // (no daemon, wrong daemon, dead daemon); a few passes are plenty.
+        for _ in 0..4 {
+            let failure = match self.attempt(&frames) {
+                Ok((hello, response)) => {
+                    return Ok(Exchange {
+                        hello,
+                        response,
+                        started,
+                    })
+                }
+                Err(failure) => failure,
+            };
+            match failure {
+                Failure::Fatal(e) => return Err(e),
+                Failure::NoDaemon | Failure::GoneBeforeHello if !start => {
+                    return Err(ClientError::NotRunning)
+                }
+                Failure::NoDaemon | Failure::GoneBeforeHello => {}
+                Failure::Mismatch(pid) => {
+                    let pid =
+                        pid.ok_or_else(|| ClientError::UnknownMismatch(self.socket.clone()))?;
+                    self.stop_process(pid)?;
+                    if !start {
+                        return Err(ClientError::StoppedOther);
+                    }
+                }
+                Failure::GoneBeforeResponse => {
+                    if retry == Retry::Unsafe {
+                        return Err(ClientError::OutcomeUnknown);
+                    }
+                    if resent {
+                        return Err(ClientError::DaemonDied);
+                    }
+                    resent = true;
+                }
+            }
+            autostart::start(&self.runtime_dir, &self.socket)?;
+            started = true;
+        }
+        Err(ClientError::DaemonDied)
+    }
+
+    /// One connection: hello + request in one write, hello + response back.
+    fn attempt(&self, frames: &[u8]) -> Result<(ServerHello, Response), Failure> {
+        match paths::check_runtime_dir(&self.runtime_dir) {
+            Ok(()) => {}
+            Err(PathError::Create { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Err(Failure::NoDaemon)
+            }
+            Err(e) => return Err(Failure::Fatal(e.into())),
+        }
+        let stream = match UnixStream::connect(&self.socket) {
+            Ok(stream) => stream,
+            Err(e) if is_absent(&e) => return Err(Failure::NoDaemon),
+            Err(source) => {
+                return Err(Failure::Fatal(ClientError::Connect {
+                    path: self.socket.clone(),
+                    source,
+                }))
+            }
+        };
+        stream
+            .set_read_timeout(Some(RESPONSE_TIMEOUT))
+            .map_err(ClientError::Io)?;
+        if let Err(e) = (&stream).write_all(frames) {
+            // Not all of the request reached the daemon, so it cannot act on it.
+            return Err(if is_hangup(&e) {
+                Failure::GoneBeforeHello
+            } else {
+                Failure::Fatal(ClientError::Io(e))
+            });
+        }
+        let mut reader = BufReader::with_capacity(64 * 1024, &stream);
+        let hello: ServerHello = match codec::read_frame(&mut reader) {
+            Ok(hello) => hello,
+            Err(CodecError::Closed) => return Err(Failure::GoneBeforeHello),
+            Err(CodecError::Io(e)) if is_hangup(&e) => return Err(Failure::GoneBeforeHello),
+            Err(CodecError::Io(e)) if is_timeout(&e) => {
+                return Err(Failure::Fatal(ClientError::Timeout))
+            }
+            Err(CodecError::Io(e)) => return Err(Failure::Fatal(ClientError::Io(e))),
+            // A hello we cannot decode comes from another protocol.
+            Err(CodecError::Malformed(_) | CodecError::TooLarge(_)) => {
+                return Err(Failure::Mismatch(peer_pid(&stream)))
+            }
+        };
+        if hello.error.is_some() || hello.protocol_version != PROTOCOL_VERSION {
+            let pid = peer_pid(&stream).or_else(|| i32::try_from(hello.pid).ok());
+            return Err(Failure::Mismatch(pid));
+        }
+        match codec::read_frame::<_, Response>(&mut reader) {
+            Ok(response) => Ok((hello, response)),
+            Err(CodecError::Closed) => Err(Failure::GoneBeforeResponse),
+            Err(CodecError::Io(e)) if is_hangup(&e) => Err(Failure::GoneBeforeResponse),
+            Err(CodecError::Io(e)) if is_timeout(&e) => Err(Failure::Fatal(ClientError::Timeout)),
+            Err(CodecError::Io(e)) => Err(Failure::Fatal(ClientError::Io(e))),
+            Err(e @ (CodecError::Malformed(_) | CodecError::TooLarge(_))) => {
+                Err(Failure::Fatal(ClientError::Malformed(e.to_string())))
+            }
+        }
+    }
+
+    /// True when something accepts connections on the socket.
+    pub fn answers(&self) -> bool {
+        UnixStream::connect(&self.socket).is_ok()
+    }
+
+    /// Waits (bounded) until the daemon with `pid` has exited and its socket
+    /// no longer answers.
+    pub fn wait_gone(&self, pid: Option<i32>) -> bool {
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        loop {
+            let alive = pid.is_some_and(process_alive);
+            if !alive && !self.answers() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Asks a daemon to exit (SIGTERM), then insists (SIGKILL).
+    pub fn stop_process(&self, pid: i32) -> Result<(), ClientError> {
+        if pid <= 1 || pid == std::process::id() as i32 {
+            return Err(ClientError::UnknownMismatch(self.socket.clone()));
+        }
+        signal(pid, libc::SIGTERM);
+        if self.wait_gone(Some(pid)) {
+            return Ok(());
+        }
+        signal(pid, libc::SIGKILL);
+        if self.wait_gone(Some(pid)) {
+            return Ok(());
+        }
+        Err(ClientError::WouldNotExit { pid })
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The hello and the request, framed, ready for a single write.
+/// The buffer is zeroed when dropped: it may carry the API secret.
+fn encode(request: &Request) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+    let hello = ClientHello {
+        protocol_version: PROTOCOL_VERSION,
+        client_version: env!("CARGO_PKG_VERSION").to_owned(),
+        features: Vec::new(),
+    };
+    let mut frames =
+        codec::encode_frame(&hello).map_err(|e| ClientError::Malformed(e.to_string()))?;
+    let request = Zeroizing::new(
+        codec::encode_frame(request).map_err(|e| ClientError::Malformed(e.to_string()))?,
+    );
+    frames.extend_from_slice(&request);
+    Ok(Zeroizing::new(frames))
+}
+
+/// Errors meaning "no daemon here": no socket file, or nobody listening.
+fn is_absent(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+    )
+}
+
+fn is_hangup(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof
+    )
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+fn signal(pid: i32, sig: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// The pid of the process at the other end of the socket (Linux).
+#[cfg(target_os = "linux")]
+fn peer_pid(stream: &UnixStream) -> Option<i32> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: SO_PEERCRED writes at most `len` bytes into `cred`.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0 && cred.pid > 0).then_some(cred.pid)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn peer_pid(_stream: &UnixStream) -> Option<i32> {
+    None
+}

@@ -1,0 +1,146 @@
+//! `--json` output, byte for byte what the official CLI prints for the same
+//! data and time zone: 2-space indentation, keys in its order, raw UTF-8
+//! (only `"`, `\` and control characters are escaped, as Python's
+//! `json.dumps(ensure_ascii=False)` does), `null` for unset timestamps, `[]`
+//! for an empty list, and a final newline.
+
+use super::time::json_timestamp;
+use jiff::tz::TimeZone;
+use mws_ipc::{CreatedToken, Member, ProxyToken};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct MemberJson<'a> {
+    name: &'a str,
+    email: &'a str,
+    role: &'a str,
+    user_id: &'a str,
+    joined: Option<String>,
+    last_active: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TokenJson<'a> {
+    name: &'a str,
+    token_id: &'a str,
+    created_at: Option<String>,
+    created_by: &'a str,
+    scoped: bool,
+}
+
+#[derive(Serialize)]
+struct CreatedJson<'a> {
+    #[serde(rename = "Modal-Key")]
+    key: &'a str,
+    #[serde(rename = "Modal-Secret")]
+    secret: &'a str,
+    #[serde(rename = "Authorization")]
+    authorization: String,
+}
+
+fn pretty<T: Serialize>(value: &T) -> String {
+    // Serializing plain structs of strings cannot fail.
+    let mut out = serde_json::to_string_pretty(value).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// Members, already in display order (see [`super::sort_members`]).
+pub fn members(members: &[&Member], tz: &TimeZone) -> String {
+    let rows: Vec<MemberJson<'_>> = members
+        .iter()
+        .map(|m| MemberJson {
+            name: &m.name,
+            email: &m.email,
+            role: &m.role,
+            user_id: &m.user_id,
+            joined: json_timestamp(m.joined_at, tz),
+            last_active: json_timestamp(m.last_active_at, tz),
+        })
+        .collect();
+    pretty(&rows)
+}
+
+/// Proxy tokens, in the server's order.
+pub fn tokens(tokens: &[ProxyToken], tz: &TimeZone) -> String {
+    let rows: Vec<TokenJson<'_>> = tokens
+        .iter()
+        .map(|t| TokenJson {
+            name: &t.name,
+            token_id: &t.token_id,
+            created_at: json_timestamp(t.created_at, tz),
+            created_by: &t.created_by,
+            scoped: t.scoped,
+        })
+        .collect();
+    pretty(&rows)
+}
+
+/// A new proxy token with its secret: the one time it is shown.
+pub fn created(token: &CreatedToken) -> String {
+    pretty(&CreatedJson {
+        key: &token.token_id,
+        secret: token.token_secret.expose(),
+        authorization: super::bearer(token),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mws_ipc::Secret;
+
+    fn member(name: &str, joined: f64, active: f64) -> Member {
+        Member {
+            name: name.into(),
+            email: format!("{}@example.com", name.to_lowercase()),
+            role: "member".into(),
+            user_id: format!("us-{name}"),
+            joined_at: joined,
+            last_active_at: active,
+        }
+    }
+
+    #[test]
+    fn empty_lists() {
+        assert_eq!(members(&[], &TimeZone::UTC), "[]\n");
+        assert_eq!(tokens(&[], &TimeZone::UTC), "[]\n");
+    }
+
+    #[test]
+    fn member_bytes() {
+        let m = member("Zoë \"Z\" 日本", 1_700_000_000.9, 0.0);
+        let out = members(&[&m], &TimeZone::UTC);
+        assert_eq!(
+            out,
+            "[\n  {\n    \"name\": \"Zoë \\\"Z\\\" 日本\",\n    \"email\": \"zoë \\\"z\\\" 日本@example.com\",\n    \"role\": \"member\",\n    \"user_id\": \"us-Zoë \\\"Z\\\" 日本\",\n    \"joined\": \"2023-11-14 22:13:20+00:00\",\n    \"last_active\": null\n  }\n]\n"
+        );
+    }
+
+    #[test]
+    fn token_bytes() {
+        let t = ProxyToken {
+            token_id: "wk-1".into(),
+            name: "a\tb\u{1}".into(),
+            created_at: 1_700_000_000.0,
+            created_by: "".into(),
+            scoped: true,
+        };
+        assert_eq!(
+            tokens(&[t], &TimeZone::UTC),
+            "[\n  {\n    \"name\": \"a\\tb\\u0001\",\n    \"token_id\": \"wk-1\",\n    \"created_at\": \"2023-11-14 22:13:20+00:00\",\n    \"created_by\": \"\",\n    \"scoped\": true\n  }\n]\n"
+        );
+    }
+
+    #[test]
+    fn created_bytes() {
+        let token = CreatedToken {
+            token_id: "wk-abc".into(),
+            token_secret: Secret::new("ws-def".into()),
+        };
+        assert_eq!(
+            created(&token),
+            "{\n  \"Modal-Key\": \"wk-abc\",\n  \"Modal-Secret\": \"ws-def\",\n  \"Authorization\": \"Bearer wk-abc.ws-def\"\n}\n"
+        );
+    }
+}
