@@ -37,8 +37,9 @@ pub struct Identity {
 /// What a selection resolves to.
 #[derive(Debug, Clone)]
 pub enum Resolved {
-    /// A real (or user-configured) Modal server.
-    Remote(Identity),
+    /// A real (or user-configured) Modal server; the secret is chosen by
+    /// the daemon ([`Candidate::into_identity`]).
+    Remote(Candidate),
     /// The built-in `local` profile: the daemon's embedded emulator.
     Local,
 }
@@ -57,7 +58,7 @@ pub enum ConfigError {
     UnknownProfile { profile: String, path: String },
     #[error("Token missing. Could not authenticate client. Set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET, add a profile to {0}, or try `mws --profile local …` for the embedded emulator.")]
     TokenMissing(String),
-    #[error("Token secret missing for token '{token_id}' (profile '{profile}'). Set MODAL_TOKEN_SECRET or add `token_secret` to the profile in {path}.")]
+    #[error("Token secret for '{token_id}' (profile '{profile}') is not in MODAL_TOKEN_SECRET, the keyring, or {path}. Run `mws auth set --profile {profile} --token-id {token_id}`, or set MODAL_TOKEN_SECRET.")]
     SecretMissing {
         token_id: String,
         profile: String,
@@ -339,11 +340,6 @@ fn resolve_with(
 
     let profile = profile.cloned().unwrap_or_default();
     let token_id = non_empty(&selection.token_id).or(profile.token_id.filter(|t| !t.is_empty()));
-    let token_secret = selection
-        .token_secret
-        .clone()
-        .filter(|s| !s.is_empty())
-        .or(profile.token_secret.filter(|s| !s.is_empty()));
     let server_url = non_empty(&selection.server_url)
         .or(profile.server_url)
         .unwrap_or_else(|| DEFAULT_SERVER_URL.to_string());
@@ -353,19 +349,124 @@ fn resolve_with(
     let Some(token_id) = token_id else {
         return Err(ConfigError::TokenMissing(shown));
     };
-    let Some(token_secret) = token_secret else {
-        return Err(ConfigError::SecretMissing {
-            token_id,
-            profile: name,
-            path: shown,
-        });
-    };
-    Ok(Resolved::Remote(Identity {
+    Ok(Resolved::Remote(Candidate {
         server_url: server_url.trim_end_matches('/').to_string(),
         token_id,
-        token_secret,
-        profile: Some(name),
+        env_secret: selection.token_secret.clone().filter(|s| !s.is_empty()),
+        file_secret: profile.token_secret.filter(|s| !s.is_empty()),
+        profile: name,
+        config_path: shown,
     }))
+}
+
+/// An identity whose secret is still to be chosen: the daemon looks in the
+/// keyring between the environment and the file.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub server_url: String,
+    pub token_id: String,
+    /// `MODAL_TOKEN_SECRET`, if set.
+    pub env_secret: Option<Secret>,
+    /// `token_secret` in the profile, if still there.
+    pub file_secret: Option<Secret>,
+    pub profile: String,
+    pub config_path: String,
+}
+
+/// Where a secret came from (never the secret itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretSource {
+    Environment,
+    Keyring,
+    File,
+}
+
+impl SecretSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            SecretSource::Environment => "environment",
+            SecretSource::Keyring => "keyring",
+            SecretSource::File => "file",
+        }
+    }
+}
+
+impl Candidate {
+    /// Whether the keyring needs asking (no secret in the environment).
+    pub fn needs_keyring(&self) -> bool {
+        self.env_secret.is_none()
+    }
+
+    /// Picks the secret: environment, then keyring, then file.
+    pub fn into_identity(
+        self,
+        keyring_secret: Option<Secret>,
+    ) -> Result<(Identity, SecretSource), ConfigError> {
+        let (secret, source) = if let Some(s) = self.env_secret {
+            (s, SecretSource::Environment)
+        } else if let Some(s) = keyring_secret {
+            (s, SecretSource::Keyring)
+        } else if let Some(s) = self.file_secret {
+            (s, SecretSource::File)
+        } else {
+            return Err(ConfigError::SecretMissing {
+                token_id: self.token_id,
+                profile: self.profile,
+                path: self.config_path,
+            });
+        };
+        Ok((
+            Identity {
+                server_url: self.server_url,
+                token_id: self.token_id,
+                token_secret: secret,
+                profile: Some(self.profile),
+            },
+            source,
+        ))
+    }
+}
+
+/// A profile as `mws auth list` shows it (never the secret).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileSummary {
+    pub name: String,
+    pub token_id: Option<String>,
+    pub server_url: String,
+    pub has_file_secret: bool,
+    pub active: bool,
+}
+
+/// The profiles of a config file, for `mws auth`.
+pub fn summarize(path: &Path) -> Result<Vec<ProfileSummary>, ConfigError> {
+    Ok(read_profiles(path)?
+        .into_iter()
+        .map(|(name, p)| ProfileSummary {
+            name,
+            token_id: p.token_id,
+            server_url: p
+                .server_url
+                .unwrap_or_else(|| DEFAULT_SERVER_URL.to_string()),
+            has_file_secret: p.token_secret.map(|s| !s.is_empty()).unwrap_or(false),
+            active: p.active,
+        })
+        .collect())
+}
+
+/// The profile name a selection points at (`--profile`, `MODAL_PROFILE`,
+/// the active one, else `default`), for commands that write a profile.
+pub fn selected_profile_name(selection: &Selection) -> Result<String, ConfigError> {
+    if let Some(name) = non_empty(&selection.profile).or_else(|| non_empty(&selection.env_profile))
+    {
+        return Ok(name);
+    }
+    let path = config_path(selection);
+    let profiles = read_profiles(&path)?;
+    Ok(profiles
+        .iter()
+        .find(|(_, p)| p.active)
+        .map(|(n, _)| n.clone())
+        .unwrap_or_else(|| "default".to_string()))
 }
 
 #[cfg(test)]
@@ -385,7 +486,7 @@ mod tests {
 
     fn remote(r: Resolved) -> Identity {
         match r {
-            Resolved::Remote(i) => i,
+            Resolved::Remote(c) => c.into_identity(None).unwrap().0,
             Resolved::Local => panic!("expected a remote identity"),
         }
     }
@@ -510,9 +611,42 @@ server_url = "http://127.0.0.1:1234/"
     }
 
     #[test]
+    fn keyring_secret_sits_between_environment_and_file() {
+        let (_d, mut sel) = selection_with_file(TWO_PROFILES);
+        let Resolved::Remote(candidate) = resolve(&sel).unwrap() else {
+            panic!("remote expected")
+        };
+        let (id, source) = candidate
+            .clone()
+            .into_identity(Some(Secret::new("as-keyring".into())))
+            .unwrap();
+        assert_eq!(
+            (id.token_secret.expose(), source),
+            ("as-keyring", SecretSource::Keyring)
+        );
+        let (id, source) = candidate.into_identity(None).unwrap();
+        assert_eq!(
+            (id.token_secret.expose(), source),
+            ("as-work", SecretSource::File)
+        );
+        sel.token_secret = Some(Secret::new("as-env".into()));
+        let Resolved::Remote(candidate) = resolve(&sel).unwrap() else {
+            panic!("remote expected")
+        };
+        assert!(!candidate.needs_keyring());
+        let (_, source) = candidate
+            .into_identity(Some(Secret::new("as-k".into())))
+            .unwrap();
+        assert_eq!(source, SecretSource::Environment);
+    }
+
+    #[test]
     fn secret_missing_names_the_profile_but_not_a_secret() {
         let (_d, sel) = selection_with_file("[w]\ntoken_id='ak-w'\nactive=true\n");
-        let err = resolve(&sel).unwrap_err();
+        let err = match resolve(&sel).unwrap() {
+            Resolved::Remote(c) => c.into_identity(None).unwrap_err(),
+            Resolved::Local => panic!("remote expected"),
+        };
         assert!(matches!(err, ConfigError::SecretMissing { .. }));
         assert!(err.to_string().contains("'w'"));
     }

@@ -7,6 +7,7 @@
 //! runs the command ([`workspace`]) and answers. The built-in `local` profile
 //! runs an embedded `mws-emulator` ([`local`]).
 
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod desktop;
@@ -14,6 +15,7 @@ pub mod events;
 pub mod hardening;
 pub mod local;
 pub mod reload;
+pub mod secrets;
 pub mod server;
 pub mod settings;
 pub mod upstream;

@@ -127,6 +127,53 @@ impl WorkspaceCommand {
     }
 }
 
+/// `mws auth …`: credentials in the OS keyring.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum AuthCommand {
+    /// Store a secret for a profile (checked against the server first unless
+    /// `verify` is false). The secret crosses the socket once, here.
+    Set {
+        token_id: String,
+        server_url: Option<String>,
+        secret: Secret,
+        verify: bool,
+    },
+    /// Move `token_secret`s from the Modal config file into the keyring;
+    /// with `scrub`, then remove them from the file.
+    Import { all: bool, scrub: bool },
+    /// Profiles and where each one's secret lives.
+    List,
+    /// Delete the selected profile's secret from the keyring.
+    Remove,
+    /// Ask the server whether the selected credential works.
+    Check,
+}
+
+/// One profile as `mws auth` reports it. Never carries a secret.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AuthProfile {
+    pub profile: String,
+    pub token_id: String,
+    pub server_url: String,
+    /// `keyring`, `file`, `environment`, `keyring+file`, or `missing`.
+    pub secret_location: String,
+    pub active: bool,
+    /// The workspace, when the command asked the server.
+    pub workspace: Option<String>,
+}
+
+/// Answer to every [`AuthCommand`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AuthReport {
+    pub profiles: Vec<AuthProfile>,
+    /// The keyring backend in use.
+    pub backend: String,
+    /// The Modal config file concerned.
+    pub config_path: String,
+    /// Warnings for the user (printed on stderr).
+    pub notes: Vec<String>,
+}
+
 /// Everything a client can ask the daemon.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum Request {
@@ -144,6 +191,13 @@ pub enum Request {
     Status,
     /// Stop the daemon; answered with [`Response::Ok`] before it exits.
     Shutdown,
+    /// Manage credentials; `selection` names the profile (`--profile`) and
+    /// the config file.
+    Auth {
+        #[serde(default)]
+        selection: Selection,
+        command: AuthCommand,
+    },
     /// Subscribe to change events for the selected identity (or all when
     /// `selection` is `None`); the connection then carries `Response::Event`s.
     Watch { selection: Option<Selection> },
@@ -276,6 +330,7 @@ pub enum Response {
     Tokens(Vec<ProxyToken>),
     Created(CreatedToken),
     Status(DaemonStatus),
+    Auth(AuthReport),
     Event(Event),
     Error(ErrorReply),
 }
