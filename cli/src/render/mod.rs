@@ -227,3 +227,6 @@ mod tests {
         assert!(out.starts_with("┏━━━━━━┳"));
     }
 }
+
+#[cfg(test)]
+mod rich_reference;
