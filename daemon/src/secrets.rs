@@ -9,9 +9,8 @@
 //! Backends (`MWS_KEYRING`, default `auto`):
 //! * `secret-service` — the freedesktop Secret Service over D-Bus
 //!   (gnome-keyring, KWallet): persistent, the normal choice on a desktop;
-//! * `keyutils` — the Linux kernel key store (session + persistent keyrings),
-//!   for machines where no Secret Service runs; it does **not** survive a
-//!   reboot;
+//! * `keyutils` — the Linux kernel key store (the user keyring), for
+//!   machines where no Secret Service runs; it does **not** survive a reboot;
 //! * `auto` — Secret Service when it answers, else keyutils;
 //! * on macOS the Keychain and on Windows the Credential Manager.
 
@@ -84,6 +83,8 @@ type Reply = oneshot::Sender<Result<Option<Secret>, KeyringError>>;
 pub struct Keyring {
     jobs: mpsc::Sender<(Op, Reply)>,
     choice: Choice,
+    /// The backend `auto` settled on, once the worker has probed.
+    chosen: std::sync::Arc<std::sync::OnceLock<Backend>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,21 +111,27 @@ impl Keyring {
             Choice::Fixed(Backend::Platform)
         };
         let (jobs, rx) = mpsc::channel::<(Op, Reply)>();
+        let chosen = std::sync::Arc::new(std::sync::OnceLock::new());
+        let worker_chosen = chosen.clone();
         std::thread::Builder::new()
             .name("mwsd-keyring".into())
-            .spawn(move || worker(rx, choice))
+            .spawn(move || worker(rx, choice, worker_chosen))
             .map_err(|e| KeyringError::Other {
                 backend: "keyring thread",
                 reason: e.to_string(),
             })?;
-        Ok(Self { jobs, choice })
+        Ok(Self {
+            jobs,
+            choice,
+            chosen,
+        })
     }
 
     /// The backend's name for messages (`auto` names both).
     pub fn backend_name(&self) -> &'static str {
-        match self.choice {
-            Choice::Auto => "Secret Service, else kernel keyutils",
-            Choice::Fixed(b) => b.name(),
+        match (self.choice, self.chosen.get()) {
+            (Choice::Fixed(b), _) | (Choice::Auto, Some(b)) => b.name(),
+            (Choice::Auto, None) => "Secret Service, else kernel keyutils",
         }
     }
 
@@ -166,7 +173,11 @@ impl Keyring {
 }
 
 /// Runs on the keyring thread: one call at a time, in order.
-fn worker(rx: mpsc::Receiver<(Op, Reply)>, choice: Choice) {
+fn worker(
+    rx: mpsc::Receiver<(Op, Reply)>,
+    choice: Choice,
+    chosen: std::sync::Arc<std::sync::OnceLock<Backend>>,
+) {
     let mut resolved: Option<Backend> = match choice {
         Choice::Fixed(b) => Some(b),
         Choice::Auto => None,
@@ -177,6 +188,7 @@ fn worker(rx: mpsc::Receiver<(Op, Reply)>, choice: Choice) {
             None => {
                 let b = probe();
                 resolved = Some(b);
+                let _ = chosen.set(b);
                 tracing::info!(backend = b.name(), "keyring backend chosen");
                 b
             }
@@ -266,6 +278,10 @@ mod store {
     }
 
     pub fn get(backend: Backend, user: &str) -> Result<Option<Secret>, KeyringError> {
+        #[cfg(target_os = "linux")]
+        if backend == Backend::KeyUtils {
+            return super::keyutils::get(user);
+        }
         match entry(backend, user)?.get_password() {
             Ok(secret) => Ok(Some(Secret::new(secret))),
             Err(keyring::Error::NoEntry) => Ok(None),
@@ -274,16 +290,85 @@ mod store {
     }
 
     pub fn set(backend: Backend, user: &str, secret: &Secret) -> Result<(), KeyringError> {
+        #[cfg(target_os = "linux")]
+        if backend == Backend::KeyUtils {
+            return super::keyutils::set(user, secret);
+        }
         entry(backend, user)?
             .set_password(secret.expose())
             .map_err(|e| map(backend, e))
     }
 
     pub fn delete(backend: Backend, user: &str) -> Result<bool, KeyringError> {
+        #[cfg(target_os = "linux")]
+        if backend == Backend::KeyUtils {
+            return super::keyutils::delete(user);
+        }
         match entry(backend, user)?.delete_credential() {
             Ok(()) => Ok(true),
             Err(keyring::Error::NoEntry) => Ok(false),
             Err(e) => Err(map(backend, e)),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod keyutils {
+    //! The kernel key store, used directly through linux-keyutils: keyring's
+    //! own keyutils store also links every key into the *persistent*
+    //! keyring, which containers and some kernels do not offer, and then
+    //! fails. We keep keys in the user keyring (`@u`): it lives as long as
+    //! any process of the user does, is readable only by that user, and is
+    //! gone after a reboot.
+    use super::{Backend, KeyringError, SERVICE};
+    use linux_keyutils::{KeyError, KeyRing, KeyRingIdentifier};
+    use mws_ipc::Secret;
+
+    fn description(user: &str) -> String {
+        format!("{SERVICE}:{user}")
+    }
+
+    fn fail(e: KeyError) -> KeyringError {
+        KeyringError::Unavailable {
+            backend: Backend::KeyUtils.name(),
+            reason: format!("{e:?}"),
+        }
+    }
+
+    fn user_keyring() -> Result<KeyRing, KeyringError> {
+        KeyRing::from_special_id(KeyRingIdentifier::User, true).map_err(fail)
+    }
+
+    pub fn get(user: &str) -> Result<Option<Secret>, KeyringError> {
+        let ring = user_keyring()?;
+        match ring.search(&description(user)) {
+            Ok(key) => {
+                let bytes = key.read_to_vec().map_err(fail)?;
+                String::from_utf8(bytes)
+                    .map(|s| Some(Secret::new(s)))
+                    .map_err(|_| KeyringError::Other {
+                        backend: Backend::KeyUtils.name(),
+                        reason: "stored secret is not UTF-8".into(),
+                    })
+            }
+            Err(KeyError::KeyDoesNotExist) => Ok(None),
+            Err(e) => Err(fail(e)),
+        }
+    }
+
+    pub fn set(user: &str, secret: &Secret) -> Result<(), KeyringError> {
+        user_keyring()?
+            .add_key(&description(user), secret.expose().as_bytes())
+            .map(|_| ())
+            .map_err(fail)
+    }
+
+    pub fn delete(user: &str) -> Result<bool, KeyringError> {
+        let ring = user_keyring()?;
+        match ring.search(&description(user)) {
+            Ok(key) => key.invalidate().map(|_| true).map_err(fail),
+            Err(KeyError::KeyDoesNotExist) => Ok(false),
+            Err(e) => Err(fail(e)),
         }
     }
 }
