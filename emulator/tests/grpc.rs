@@ -260,7 +260,7 @@ async fn every_method_happy_path() {
     // Associations: b is scoped, allowed only in prod; a is unscoped.
     assert_eq!(
         list_for_env(&mut c, &creds, "prod").await.expect("prod"),
-        [a.token_id.clone()]
+        vec![a.token_id.clone()]
     );
     for _ in 0..2 {
         // Allowing twice is fine.
@@ -287,14 +287,14 @@ async fn every_method_happy_path() {
         .expect("env list")
         .into_inner()
         .environment_ids;
-    assert_eq!(envs_of_b, [prod.environment_id.clone()]);
+    assert_eq!(envs_of_b, vec![prod.environment_id.clone()]);
     assert_eq!(
         list_for_env(&mut c, &creds, "prod").await.expect("prod"),
         [a.token_id.clone(), b.token_id.clone()]
     );
     assert_eq!(
         list_for_env(&mut c, &creds, "main").await.expect("main"),
-        [a.token_id.clone()]
+        vec![a.token_id.clone()]
     );
     c.webhook_token_environment_remove(req(
         proto::WebhookTokenEnvironmentRemoveRequest {
@@ -308,7 +308,7 @@ async fn every_method_happy_path() {
     .expect("remove");
     assert_eq!(
         list_for_env(&mut c, &creds, "prod").await.expect("prod"),
-        [a.token_id.clone()]
+        vec![a.token_id.clone()]
     );
 
     c.webhook_token_delete(req(
@@ -1038,7 +1038,7 @@ async fn admin_changes_show_up_over_grpc() {
     emu_ok(&db, &["admin", "token", "allow", &tid, "prod"]);
     assert_eq!(
         list_for_env(&mut c, &creds, "prod").await.expect("prod"),
-        [tid.clone()]
+        vec![tid.clone()]
     );
     emu_ok(&db, &["admin", "token", "revoke", &tid, "prod"]);
     assert!(list_for_env(&mut c, &creds, "prod")
