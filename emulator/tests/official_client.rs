@@ -505,3 +505,73 @@ fn authentication_errors() {
     let ok = Modal::new(&server, Some(creds));
     ok.json(&["workspace", "members", "list"]);
 }
+
+/// The official client's TLS path: `https://` to an emulator serving a
+/// self-signed certificate. The client is unchanged; only its trust store is
+/// pointed at our CA (it trusts `certifi`'s bundle, so a `sitecustomize` on
+/// `PYTHONPATH` makes `certifi.where()` return our certificate, as a user
+/// adding a corporate CA would).
+#[test]
+fn tls_with_official_client() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+        .expect("cert");
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, ck.cert.pem()).expect("cert");
+    std::fs::write(&key, ck.signing_key.serialize_pem()).expect("key");
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).expect("site dir");
+    std::fs::write(
+        site.join("sitecustomize.py"),
+        "import os\nimport certifi\n_ca = os.environ.get('MWS_TEST_CA')\nif _ca:\n    certifi.where = lambda: _ca\n",
+    )
+    .expect("sitecustomize");
+
+    let db = dir.path().join("tls.db");
+    let v = emu_json(&db, &["seed", "demo"]);
+    let creds = Creds {
+        token_id: v["token_id"].as_str().expect("token_id").into(),
+        token_secret: v["token_secret"].as_str().expect("token_secret").into(),
+    };
+    let server = Server::start_with(
+        dir.path(),
+        &db,
+        &[
+            "--tls-cert",
+            cert.to_str().expect("utf-8"),
+            "--tls-key",
+            key.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(server.url.starts_with("https://127.0.0.1:"));
+    let modal = Modal::new(&server, Some(creds));
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(&modal.cli);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", modal.home.path())
+            .env("MODAL_CONFIG_PATH", modal.home.path().join("absent.toml"))
+            .env("MODAL_SERVER_URL", &modal.url)
+            .env("TZ", "UTC")
+            .env("PYTHONPATH", &site)
+            .env("MWS_TEST_CA", &cert)
+            .env("PYTHONIOENCODING", "utf-8")
+            .stdin(std::process::Stdio::null());
+        if let Some(c) = &modal.creds {
+            cmd.env("MODAL_TOKEN_ID", &c.token_id)
+                .env("MODAL_TOKEN_SECRET", &c.token_secret);
+        }
+        cmd.output().expect("run the official modal CLI")
+    };
+    let out = run(&["workspace", "proxy-tokens", "list", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tokens: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(tokens.as_array().expect("array").len(), 4);
+    assert_eq!(count_calls(&server, "WebhookTokenList"), 1);
+}
