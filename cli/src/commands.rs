@@ -14,7 +14,6 @@ use crate::confirm::{self, Answer};
 use crate::render::{self, json};
 use crate::{selection, term, validate};
 use anyhow::Context as _;
-use jiff::tz::TimeZone;
 use mws_ipc::{DaemonStatus, ErrorReply, Freshness, Request, Response, WorkspaceCommand};
 use std::io::Write;
 use std::process::ExitCode;
@@ -69,7 +68,7 @@ fn members(profile: Option<String>, command: MembersCommand) -> anyhow::Result<E
         return Err(unexpected(&response));
     };
     let sorted = render::sort_members(&list);
-    let tz = TimeZone::system();
+    let tz = render::time::local_zone();
     let text = if output.json {
         json::members(&sorted, &tz)
     } else {
@@ -94,7 +93,7 @@ fn proxy_tokens(profile: Option<String>, command: ProxyTokensCommand) -> anyhow:
             let Response::Tokens(tokens) = response else {
                 return Err(unexpected(&response));
             };
-            let tz = TimeZone::system();
+            let tz = render::time::local_zone();
             let text = if output.json {
                 json::tokens(&tokens, &tz)
             } else {
