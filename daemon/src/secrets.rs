@@ -129,7 +129,7 @@ impl Keyring {
 
     /// The backend's name for messages (`auto` names both).
     pub fn backend_name(&self) -> &'static str {
-        match (self.choice, self.chosen.get()) {
+        match (self.choice, self.chosen.get().copied()) {
             (Choice::Fixed(b), _) | (Choice::Auto, Some(b)) => b.name(),
             (Choice::Auto, None) => "Secret Service, else kernel keyutils",
         }

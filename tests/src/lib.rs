@@ -20,17 +20,30 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+static BIN_DIR: OnceLock<PathBuf> = OnceLock::new();
+
 /// Folder holding the built binaries (`target/debug` or `target/release`).
 pub fn bin_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    BIN_DIR.get_or_init(|| {
         let root = workspace_root();
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--quiet", "-p", "mws", "-p", "mwsd", "-p", "mws-emulator"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "mws",
+                "-p",
+                "mwsd",
+                "-p",
+                "mws-emulator",
+            ])
             .current_dir(&root)
             .status()
             .expect("cargo build of the binaries under test");
-        assert!(status.success(), "building mws, mwsd and mws-emulator failed");
+        assert!(
+            status.success(),
+            "building mws, mwsd and mws-emulator failed"
+        );
         // The test executable lives in target/<profile>/deps/.
         let exe = std::env::current_exe().expect("current exe");
         exe.parent()
@@ -283,8 +296,17 @@ impl Default for World {
 impl Drop for World {
     fn drop(&mut self) {
         // Stop this world's daemon, if any, so tests leave nothing running.
+        // Never panic here: a panic while unwinding aborts the test binary.
+        if std::thread::panicking() && BIN_DIR.get().is_none() {
+            return;
+        }
+        let Some(dir) = BIN_DIR.get() else { return };
+        let mws = dir.join("mws");
+        if !mws.is_file() {
+            return;
+        }
         let _ = self
-            .command(bin("mws"))
+            .command(mws)
             .args(["daemon", "stop"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
