@@ -540,6 +540,16 @@ impl Daemon {
         }
     }
 
+    /// The session a `watch` follows: resolved, looked up, and polled.
+    async fn watch_session(&self, selection: &Selection) -> Result<Arc<Session>, ErrorReply> {
+        let identity = self.resolve(selection).await?;
+        let session = self.session_for(&identity)?;
+        session.touch();
+        session.workspace_name().await?;
+        session.ensure_poller(self.settings.clone(), self.shutdown.subscribe());
+        Ok(session)
+    }
+
     async fn workspace(
         &self,
         selection: &Selection,
@@ -643,6 +653,9 @@ impl Daemon {
             },
             Request::Watch { .. } => {
                 Response::error(ErrorKind::BadRequest, "watch is handled by the connection")
+            }
+            Request::Render { .. } | Request::Plugins | Request::Alerts => {
+                Response::error(ErrorKind::Internal, "plugins are not available yet")
             }
         }
     }
@@ -810,8 +823,8 @@ async fn serve_connection(daemon: Arc<Daemon>, conn: Stream) {
                 return;
             }
         };
-        if let Request::Watch { .. } = request {
-            stream_events(&daemon, &mut send, encoding).await;
+        if let Request::Watch { selection } = request {
+            stream_events(&daemon, selection, &mut reader, &mut send, encoding).await;
             return;
         }
         let response = daemon.handle(request).await;
@@ -822,26 +835,58 @@ async fn serve_connection(daemon: Arc<Daemon>, conn: Stream) {
 }
 
 /// Streams events to a subscriber until it hangs up or the daemon stops.
-async fn stream_events<W: AsyncWrite + Unpin>(daemon: &Daemon, send: &mut W, encoding: Encoding) {
+async fn stream_events<R, W>(
+    daemon: &Daemon,
+    selection: Option<Selection>,
+    reader: &mut R,
+    send: &mut W,
+    encoding: Encoding,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     daemon.watchers.fetch_add(1, Ordering::Relaxed);
-    stream_events_inner(daemon, send, encoding).await;
+    stream_events_inner(daemon, selection, reader, send, encoding).await;
     daemon.watchers.fetch_sub(1, Ordering::Relaxed);
 }
 
-async fn stream_events_inner<W: AsyncWrite + Unpin>(
+async fn stream_events_inner<R, W>(
     daemon: &Daemon,
+    selection: Option<Selection>,
+    reader: &mut R,
     send: &mut W,
     encoding: Encoding,
-) {
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut events = daemon.events.subscribe();
     let mut shutdown = daemon.shutdown.subscribe();
+    // Watching an identity keeps it polled, and narrows the stream to it.
+    let watched = match &selection {
+        Some(selection) => match daemon.watch_session(selection).await {
+            Ok(session) => Some(session),
+            Err(e) => {
+                let _ = write_message(send, encoding, &Response::Error(e)).await;
+                return;
+            }
+        },
+        None => None,
+    };
     if write_message(send, encoding, &Response::Ok).await.is_err() {
         return;
     }
+    let mut keepalive = tokio::time::interval(Duration::from_secs(30));
+    let mut scratch = [0u8; 64];
     loop {
         tokio::select! {
             event = events.recv() => match event {
                 Ok(event) => {
+                    if let Some(session) = &watched {
+                        if !session.owns(&event) {
+                            continue;
+                        }
+                    }
                     if write_message(send, encoding, &Response::Event(event)).await.is_err() {
                         return;
                     }
@@ -851,6 +896,16 @@ async fn stream_events_inner<W: AsyncWrite + Unpin>(
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
+            read = reader.read(&mut scratch) => match read {
+                // The client hung up (or broke the protocol by talking).
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
+            _ = keepalive.tick() => {
+                if let Some(session) = &watched {
+                    session.touch();
+                }
+            }
             _ = shutdown.changed() => return,
         }
     }

@@ -140,6 +140,20 @@ impl Session {
         self.workspace.get().cloned()
     }
 
+    /// Marks the identity as in use (keeps its poller alive).
+    pub fn touch(&self) {
+        *lock(&self.last_used) = Instant::now();
+    }
+
+    /// True when an event is about this session's workspace.
+    pub fn owns(&self, event: &Event) -> bool {
+        event.server_url == self.upstream.server_url
+            && self
+                .known_workspace_name()
+                .map(|w| w == event.workspace)
+                .unwrap_or(true)
+    }
+
     /// Marks the session as no longer in use (credentials changed); its
     /// poller stops at its next wake-up.
     pub fn retire(&self) {

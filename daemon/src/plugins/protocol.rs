@@ -1,0 +1,200 @@
+//! The pipe protocol between the daemon and its plugin host.
+//!
+//! Each message is a frame: a 4-byte big-endian length, then that many bytes
+//! of JSON ([`ToHost`] one way, [`FromHost`] the other). The daemon sends one
+//! request and reads one answer, strictly in turn, so an answer always
+//! belongs to the request before it. The host announces itself with
+//! [`FromHost::Ready`] before anything else.
+//!
+//! Trust: the daemon treats every frame from the host as untrusted (a
+//! plugin runs in that process): lengths are checked before allocating, and
+//! a frame that does not decode ends the host like a crash would.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest frame either side accepts: the 16 MiB IPC limit for the data,
+/// plus room for the envelope and JSON escaping.
+pub const MAX_FRAME_LEN: usize = 40 * 1024 * 1024;
+
+/// A request from the daemon.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum ToHost {
+    /// Load the library at `path`; answered with `Loaded` or `Refused`.
+    Load { path: String },
+    /// Call plugin number `plugin`'s `render`; answered with `Output` or `Failed`.
+    Render {
+        plugin: usize,
+        format: String,
+        input: String,
+    },
+    /// Call plugin number `plugin`'s `on_event`; answered with `Output` or `Failed`.
+    Event {
+        plugin: usize,
+        event: String,
+        input: String,
+    },
+}
+
+/// An answer from the host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum FromHost {
+    /// The host is up and reads requests.
+    Ready,
+    /// A library was loaded; `plugin` numbers it for later calls.
+    Loaded {
+        plugin: usize,
+        name: String,
+        version: String,
+        formats: Vec<String>,
+        events: Vec<String>,
+    },
+    /// A library was not loaded, and why (one line).
+    Refused { reason: String },
+    /// A call's output (UTF-8; the host refuses other bytes).
+    Output { text: String },
+    /// A call failed (the plugin's error, its panic, or a broken rule).
+    Failed { reason: String },
+}
+
+/// Why a frame could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("the other side closed the pipe")]
+    Closed,
+    #[error("frame of {0} bytes is over the limit")]
+    TooLarge(usize),
+    #[error("undecodable frame: {0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Encodes one frame.
+pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> {
+    let json = serde_json::to_vec(message).map_err(|e| FrameError::Malformed(e.to_string()))?;
+    if json.len() > MAX_FRAME_LEN {
+        return Err(FrameError::TooLarge(json.len()));
+    }
+    let mut frame = Vec::with_capacity(4 + json.len());
+    frame.extend_from_slice(&(json.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&json);
+    Ok(frame)
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(payload: &[u8]) -> Result<T, FrameError> {
+    serde_json::from_slice(payload).map_err(|e| FrameError::Malformed(e.to_string()))
+}
+
+fn checked_len(header: [u8; 4]) -> Result<usize, FrameError> {
+    let len = u32::from_be_bytes(header) as usize;
+    if len > MAX_FRAME_LEN {
+        return Err(FrameError::TooLarge(len));
+    }
+    Ok(len)
+}
+
+/// Blocking read of one frame (the host side).
+pub fn read_sync<T, R>(reader: &mut R) -> Result<T, FrameError>
+where
+    T: for<'de> Deserialize<'de>,
+    R: std::io::Read,
+{
+    let mut header = [0u8; 4];
+    match reader.read_exact(&mut header) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let mut payload = vec![0u8; checked_len(header)?];
+    reader.read_exact(&mut payload)?;
+    decode(&payload)
+}
+
+/// Blocking write of one frame (the host side).
+pub fn write_sync<T: Serialize, W: std::io::Write>(
+    writer: &mut W,
+    message: &T,
+) -> Result<(), FrameError> {
+    writer.write_all(&encode(message)?)?;
+    writer.flush()?;
+    Ok(())
+}
+
+/// Reads one frame (the daemon side).
+pub async fn read_async<T, R>(reader: &mut R) -> Result<T, FrameError>
+where
+    T: for<'de> Deserialize<'de>,
+    R: tokio::io::AsyncRead + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    let mut header = [0u8; 4];
+    match reader.read_exact(&mut header).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let mut payload = vec![0u8; checked_len(header)?];
+    match reader.read_exact(&mut payload).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    decode(&payload)
+}
+
+/// Writes one frame (the daemon side).
+pub async fn write_async<T: Serialize, W: tokio::io::AsyncWrite + Unpin>(
+    writer: &mut W,
+    message: &T,
+) -> Result<(), FrameError> {
+    use tokio::io::AsyncWriteExt;
+    let frame = encode(message)?;
+    match writer.write_all(&frame).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    writer.flush().await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            FrameError::Closed
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let message = ToHost::Render {
+            plugin: 2,
+            format: "csv".into(),
+            input: "[\"é\"]".into(),
+        };
+        let frame = encode(&message).unwrap();
+        let back: ToHost = read_sync(&mut &frame[..]).unwrap();
+        assert_eq!(back, message);
+    }
+
+    #[test]
+    fn oversized_and_truncated_frames_are_refused() {
+        let huge = (MAX_FRAME_LEN as u32 + 1).to_be_bytes();
+        assert!(matches!(
+            read_sync::<FromHost, _>(&mut &huge[..]),
+            Err(FrameError::TooLarge(_))
+        ));
+        assert!(matches!(
+            read_sync::<FromHost, _>(&mut &[0u8, 0][..]),
+            Err(FrameError::Closed)
+        ));
+        let garbage = [0u8, 0, 0, 2, b'{', b'x'];
+        assert!(matches!(
+            read_sync::<FromHost, _>(&mut &garbage[..]),
+            Err(FrameError::Malformed(_))
+        ));
+    }
+}
