@@ -201,6 +201,21 @@ pub enum Request {
     /// Subscribe to change events for the selected identity (or all when
     /// `selection` is `None`); the connection then carries `Response::Event`s.
     Watch { selection: Option<Selection> },
+    /// Render rows in a plugin's output format (`--format NAME`); answered
+    /// with [`Response::Rendered`]. `json` is the exact text `--json` would
+    /// print for the same rows (a JSON array, timestamps already in the
+    /// client's time zone); `kind` names the table (`members`, `tokens`).
+    Render {
+        format: String,
+        kind: String,
+        json: String,
+    },
+    /// Every plugin file the daemon found, loaded or not; answered with
+    /// [`Response::Plugins`].
+    Plugins,
+    /// The alerts plugins raise now (e.g. proxy tokens past their maximum
+    /// age); answered with [`Response::Alerts`].
+    Alerts,
 }
 
 /// A workspace member, as the server sent it (timestamps in Unix seconds,
@@ -333,6 +348,61 @@ pub enum Response {
     Auth(AuthReport),
     Event(Event),
     Error(ErrorReply),
+    /// Output of a plugin's format, to print as is.
+    Rendered(String),
+    Plugins(Vec<PluginInfo>),
+    Alerts(Vec<Alert>),
+}
+
+/// Where a plugin file stands.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum PluginState {
+    /// Loaded in the plugin host; its formats and events are in use.
+    Loaded,
+    /// Not loaded: the file failed a check (owner, permissions, not a
+    /// library, no entry symbol, wrong ABI version); `reason` says which.
+    Refused,
+    /// It crashed the plugin host (or hung); not loaded again until the
+    /// file changes. `reason` says what happened.
+    Quarantined,
+}
+
+/// One plugin file, as `mws plugins list` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PluginInfo {
+    /// The plugin's own name; the file name when it never loaded.
+    pub name: String,
+    /// The plugin's version, `""` when it never loaded.
+    pub version: String,
+    pub path: String,
+    /// Output formats it renders (`--format NAME`).
+    pub formats: Vec<String>,
+    /// Events it wants (e.g. `tokens.refreshed`).
+    pub events: Vec<String>,
+    pub state: PluginState,
+    /// Why it is refused or quarantined.
+    pub reason: Option<String>,
+    /// The last error one of its calls returned, if any.
+    pub last_error: Option<String>,
+}
+
+/// A condition a plugin raised, e.g. a proxy token past its maximum age.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Alert {
+    /// The plugin that raised it.
+    pub plugin: String,
+    /// e.g. `token_age`; events carry it as `alert.<kind>`.
+    pub kind: String,
+    /// `warning` or `expired` (plugin-defined; these two are the built-in ones).
+    pub level: String,
+    pub workspace: String,
+    pub server_url: String,
+    /// The proxy token concerned.
+    pub token_id: String,
+    /// One line for people.
+    pub message: String,
+    /// Unix seconds when the daemon first raised it at this level.
+    pub since: f64,
 }
 
 impl Response {
