@@ -12,7 +12,7 @@ command -v gnome-keyring-daemon >/dev/null || need_apt+=(gnome-keyring)
 command -v secret-tool >/dev/null || need_apt+=(libsecret-tools)
 command -v keyctl >/dev/null || need_apt+=(keyutils)
 [ -d /usr/share/zoneinfo/Asia ] || need_apt+=(tzdata)
-python3 -c 'import dbusmock' 2>/dev/null || need_apt+=(python3-dbusmock)
+/usr/bin/python3 -c 'import dbusmock' 2>/dev/null || need_apt+=(python3-dbusmock)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "test.sh: installing ${need_apt[*]}" >&2
