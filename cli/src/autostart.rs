@@ -51,14 +51,18 @@ pub enum StartError {
     Io(#[from] io::Error),
 }
 
-/// Starts a daemon unless one answers on `socket` once we hold the lock.
-pub fn start(runtime_dir: &Path, socket: &Path) -> Result<(), StartError> {
+/// Starts a daemon (`program`, else the one [`locate`] finds) unless one
+/// answers on `socket` once we hold the lock.
+pub fn start(runtime_dir: &Path, socket: &Path, program: Option<&Path>) -> Result<(), StartError> {
     paths::ensure_runtime_dir(runtime_dir)?;
     let _lock = lock(&runtime_dir.join(START_LOCK_NAME))?;
     if UnixStream::connect(socket).is_ok() {
         return Ok(());
     }
-    spawn_and_wait(&locate()?)
+    match program {
+        Some(program) => spawn_and_wait(program),
+        None => spawn_and_wait(&locate()?),
+    }
     // The lock is released when `_lock` is dropped.
 }
 

@@ -107,6 +107,8 @@ pub struct Exchange {
 pub struct Client {
     runtime_dir: PathBuf,
     socket: PathBuf,
+    /// The daemon program to start; `None`: find it (see `autostart`).
+    program: Option<PathBuf>,
 }
 
 impl Client {
@@ -114,10 +116,16 @@ impl Client {
     /// or `/tmp/mws-<uid>/mwsd.sock`).
     pub fn new() -> Self {
         let runtime_dir = paths::runtime_dir();
+        Self::at(runtime_dir, None)
+    }
+
+    /// A client for the daemon of `runtime_dir`, started from `program`.
+    pub fn at(runtime_dir: PathBuf, program: Option<PathBuf>) -> Self {
         let socket = paths::socket_path(&runtime_dir);
         Client {
             runtime_dir,
             socket,
+            program,
         }
     }
 
@@ -172,7 +180,7 @@ impl Client {
                     resent = true;
                 }
             }
-            autostart::start(&self.runtime_dir, &self.socket)?;
+            autostart::start(&self.runtime_dir, &self.socket, self.program.as_deref())?;
             started = true;
         }
         Err(ClientError::DaemonDied)
@@ -362,4 +370,221 @@ fn peer_pid(stream: &UnixStream) -> Option<i32> {
 #[cfg(not(target_os = "linux"))]
 fn peer_pid(_stream: &UnixStream) -> Option<i32> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mws_ipc::{ErrorKind, WorkspaceCommand};
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixListener;
+    use std::thread::JoinHandle;
+
+    /// How the fake daemon treats one connection.
+    #[derive(Clone, Copy)]
+    enum Behaviour {
+        Answer,
+        HangUpAfterHello,
+        WrongVersion,
+    }
+
+    struct World {
+        _dir: tempfile::TempDir,
+        runtime: PathBuf,
+    }
+
+    fn world() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = dir.path().join("mws");
+        paths::ensure_runtime_dir(&runtime).unwrap();
+        World { _dir: dir, runtime }
+    }
+
+    /// Serves one connection per behaviour, in order; returns the requests.
+    fn fake_daemon(runtime: &std::path::Path, script: Vec<Behaviour>) -> JoinHandle<Vec<Request>> {
+        let listener = UnixListener::bind(paths::socket_path(runtime)).unwrap();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for behaviour in script {
+                // Connections that close before a hello are probes
+                // ("is a daemon there?"); skip them as mwsd does.
+                let (stream, mut reader, hello) = loop {
+                    let (stream, _) = listener.accept().unwrap();
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    if let Ok(hello) = codec::read_frame::<_, ClientHello>(&mut reader) {
+                        break (stream, reader, hello);
+                    }
+                };
+                assert_eq!(hello.protocol_version, PROTOCOL_VERSION);
+                let request: Request = codec::read_frame(&mut reader).unwrap();
+                seen.push(request.clone());
+                let server_hello = ServerHello {
+                    protocol_version: match behaviour {
+                        Behaviour::WrongVersion => PROTOCOL_VERSION + 1,
+                        _ => PROTOCOL_VERSION,
+                    },
+                    daemon_version: "test".into(),
+                    pid: std::process::id(),
+                    features: vec![],
+                    error: None,
+                };
+                (&stream)
+                    .write_all(&codec::encode_frame(&server_hello).unwrap())
+                    .unwrap();
+                if let Behaviour::Answer = behaviour {
+                    let response = match request {
+                        Request::Ping => Response::Pong,
+                        _ => Response::error(ErrorKind::Server, "canned"),
+                    };
+                    (&stream)
+                        .write_all(&codec::encode_frame(&response).unwrap())
+                        .unwrap();
+                }
+            }
+            seen
+        })
+    }
+
+    /// A stand-in for mwsd that reports `line` on its ready fd and exits.
+    fn fake_mwsd(world: &World, line: &str) -> PathBuf {
+        let path = world.runtime.parent().unwrap().join("fake-mwsd");
+        std::fs::write(
+            &path,
+            format!("#!/bin/bash\n[ \"$1\" = --ready-fd ] || exit 9\necho '{line}' >&\"$2\"\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn list() -> Request {
+        Request::Workspace {
+            selection: Default::default(),
+            freshness: Default::default(),
+            command: WorkspaceCommand::MembersList,
+        }
+    }
+
+    fn delete() -> Request {
+        Request::Workspace {
+            selection: Default::default(),
+            freshness: Default::default(),
+            command: WorkspaceCommand::TokenDelete {
+                token_id: "wk-1".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn one_round_trip() {
+        let w = world();
+        let daemon = fake_daemon(&w.runtime, vec![Behaviour::Answer]);
+        let client = Client::at(w.runtime.clone(), None);
+        let exchange = client.request(&Request::Ping, Retry::Safe).unwrap();
+        assert_eq!(exchange.response, Response::Pong);
+        assert!(!exchange.started);
+        assert_eq!(daemon.join().unwrap(), vec![Request::Ping]);
+    }
+
+    #[test]
+    fn hello_and_request_travel_in_one_write() {
+        let frames = encode(&list()).unwrap();
+        let mut reader = frames.as_slice();
+        let _: ClientHello = codec::read_frame(&mut reader).unwrap();
+        let request: Request = codec::read_frame(&mut reader).unwrap();
+        assert_eq!(request, list());
+        assert!(reader.read(&mut [0u8; 1]).unwrap() == 0);
+    }
+
+    #[test]
+    fn not_running_without_a_socket() {
+        let w = world();
+        let client = Client::at(w.runtime.join("absent"), None);
+        assert!(matches!(
+            client.request_running(&Request::Status),
+            Err(ClientError::NotRunning)
+        ));
+    }
+
+    #[test]
+    fn foreign_socket_folder_is_refused() {
+        let w = world();
+        std::fs::set_permissions(&w.runtime, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let client = Client::at(w.runtime.clone(), None);
+        let err = client.request(&list(), Retry::Safe).err().unwrap();
+        assert!(err.to_string().contains("chmod 700"), "{err}");
+    }
+
+    #[test]
+    fn mutation_is_not_resent_when_the_daemon_dies() {
+        let w = world();
+        let daemon = fake_daemon(&w.runtime, vec![Behaviour::HangUpAfterHello]);
+        let program = fake_mwsd(&w, "already-running");
+        let client = Client::at(w.runtime.clone(), Some(program));
+        let err = client.request(&delete(), Retry::Unsafe).err().unwrap();
+        assert!(matches!(err, ClientError::OutcomeUnknown), "{err}");
+        assert!(err.to_string().contains("mws proxy-tokens list"));
+        assert_eq!(daemon.join().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn read_is_retried_once_when_the_daemon_dies() {
+        let w = world();
+        let daemon = fake_daemon(
+            &w.runtime,
+            vec![Behaviour::HangUpAfterHello, Behaviour::Answer],
+        );
+        // The "new" daemon reports that one is already running: ours.
+        let program = fake_mwsd(&w, "already-running");
+        let client = Client::at(w.runtime.clone(), Some(program));
+        let exchange = client.request(&list(), Retry::Safe).unwrap();
+        assert!(matches!(exchange.response, Response::Error(_)));
+        assert_eq!(daemon.join().unwrap(), vec![list(), list()]);
+    }
+
+    #[test]
+    fn autostart_reports_the_daemons_error() {
+        let w = world();
+        let program = fake_mwsd(&w, "error: cannot bind the socket");
+        let client = Client::at(w.runtime.clone(), Some(program));
+        let err = client.request(&list(), Retry::Safe).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "mwsd failed to start: cannot bind the socket"
+        );
+    }
+
+    #[test]
+    fn autostart_notices_a_silent_exit() {
+        let w = world();
+        let program = fake_mwsd(&w, "");
+        std::fs::write(&program, "#!/bin/sh\nexit 7\n").unwrap();
+        let client = Client::at(w.runtime.clone(), Some(program));
+        let err = client.request(&list(), Retry::Safe).err().unwrap();
+        assert!(
+            err.to_string().contains("exited before it was ready"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_program_is_a_clear_error() {
+        let w = world();
+        let client = Client::at(w.runtime.clone(), Some(w.runtime.join("no-such-mwsd")));
+        let err = client.request(&list(), Retry::Safe).err().unwrap();
+        assert!(err.to_string().starts_with("cannot start "), "{err}");
+    }
+
+    #[test]
+    fn wrong_version_daemon_is_never_confused_with_us() {
+        let w = world();
+        // The fake daemon runs in this process, so "stopping" it must not
+        // signal us: pid checks refuse our own pid.
+        let daemon = fake_daemon(&w.runtime, vec![Behaviour::WrongVersion]);
+        let client = Client::at(w.runtime.clone(), None);
+        let err = client.request(&list(), Retry::Safe).err().unwrap();
+        assert!(matches!(err, ClientError::UnknownMismatch(_)), "{err}");
+        daemon.join().unwrap();
+    }
 }
