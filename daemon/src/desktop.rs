@@ -70,6 +70,15 @@ pub fn describe(event: &Event) -> (String, String) {
                 field("role")
             ),
         ),
+        alert if alert.starts_with("alert.") => {
+            // A plugin's alert (see crate::plugins): its message says it all.
+            let title = match field("level").as_str() {
+                "expired" => "Proxy token expired",
+                "warning" => "Proxy token expiring soon",
+                _ => "mws alert",
+            };
+            (title.into(), format!("{}{workspace}", field("message")))
+        }
         other => (
             format!("Workspace change: {other}"),
             workspace.trim().to_string(),

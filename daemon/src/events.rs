@@ -25,6 +25,9 @@ pub const TOKEN_ENVIRONMENTS_CHANGED: &str = "token.environments_changed";
 pub const MEMBER_JOINED: &str = "member.joined";
 pub const MEMBER_LEFT: &str = "member.left";
 pub const MEMBER_ROLE_CHANGED: &str = "member.role_changed";
+/// A proxy token reached a threshold of the expiry plugin's age policy
+/// (emitted by [`crate::plugins`], once per token and level).
+pub const ALERT_TOKEN_AGE: &str = "alert.token_age";
 
 /// Every event kind the daemon emits.
 pub const ALL_KINDS: &[&str] = &[
@@ -35,6 +38,7 @@ pub const ALL_KINDS: &[&str] = &[
     MEMBER_JOINED,
     MEMBER_LEFT,
     MEMBER_ROLE_CHANGED,
+    ALERT_TOKEN_AGE,
 ];
 
 fn json<T: serde::Serialize>(value: &T) -> Value {

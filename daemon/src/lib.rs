@@ -14,6 +14,7 @@ pub mod desktop;
 pub mod events;
 pub mod hardening;
 pub mod local;
+pub mod plugins;
 pub mod reload;
 pub mod secrets;
 pub mod server;

@@ -37,6 +37,9 @@ struct Args {
     /// Log verbosely (same as MWS_LOG=debug).
     #[arg(short, long)]
     verbose: bool,
+    /// Internal: run as the plugin host (started by the daemon itself).
+    #[arg(long, hide = true)]
+    plugin_host: bool,
 }
 
 /// Reports start-up progress to the process that started us, if any.
@@ -126,6 +129,11 @@ fn take_instance_lock(dir: &std::path::Path) -> Result<Option<File>> {
 
 fn main() {
     let args = Args::parse();
+    if args.plugin_host {
+        // A child of the daemon, with no credentials: see mwsd::plugins.
+        mwsd::hardening::apply();
+        std::process::exit(mwsd::plugins::child::main());
+    }
     mwsd::hardening::apply();
     let mut readiness = Readiness::new(args.ready_fd);
     if let Err(e) = init_logging(&args) {
@@ -209,6 +217,17 @@ fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
         ));
         daemon.set_config_error("mws config", settings_error);
         mwsd::desktop::spawn(daemon.clone());
+        // The plugin host is this very executable; /proc/self/exe still
+        // works after the file is replaced by an upgrade.
+        let proc_exe = PathBuf::from("/proc/self/exe");
+        let exe = match proc_exe.exists() {
+            true => Ok(proc_exe),
+            false => std::env::current_exe(),
+        };
+        match exe {
+            Ok(exe) => daemon.plugins.start(exe, daemon.shutdown_signal()),
+            Err(e) => tracing::warn!("plugins disabled: cannot find mwsd's own path: {e}"),
+        }
         daemon.start_config_watcher();
         mwsd::run(daemon, listener, shutdown_signal()).await;
         anyhow::Ok(())

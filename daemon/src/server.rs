@@ -64,6 +64,8 @@ pub struct Daemon {
     local_url: Mutex<Option<String>>,
     events: broadcast::Sender<Event>,
     shutdown: watch::Sender<bool>,
+    /// Plugin formats and alert policies (hosted in a child process).
+    pub plugins: Arc<crate::plugins::Plugins>,
 }
 
 impl Daemon {
@@ -75,12 +77,17 @@ impl Daemon {
     ) -> Self {
         let (events, _) = broadcast::channel(1024);
         let (shutdown, _) = watch::channel(false);
+        let settings = Arc::new(std::sync::RwLock::new(settings));
+        let plugins = Arc::new(crate::plugins::Plugins::new(
+            events.clone(),
+            settings.clone(),
+        ));
         Self {
             started: Instant::now(),
             socket,
             upstream_settings,
             local_settings,
-            settings: Arc::new(std::sync::RwLock::new(settings)),
+            settings,
             config_errors: Mutex::new(Vec::new()),
             profiles: crate::config::ProfileStore::default(),
             watcher: std::sync::OnceLock::new(),
@@ -94,6 +101,7 @@ impl Daemon {
             local_url: Mutex::new(None),
             events,
             shutdown,
+            plugins,
         }
     }
 
@@ -116,6 +124,7 @@ impl Daemon {
             Upstream::new(identity, &self.upstream_settings)?,
             self.events.clone(),
         ));
+        session.set_token_observer(self.plugins.clone());
         sessions.insert(key, session.clone());
         Ok(session)
     }
@@ -654,9 +663,14 @@ impl Daemon {
             Request::Watch { .. } => {
                 Response::error(ErrorKind::BadRequest, "watch is handled by the connection")
             }
-            Request::Render { .. } | Request::Plugins | Request::Alerts => {
-                Response::error(ErrorKind::Internal, "plugins are not available yet")
+            Request::Render { format, kind, json } => {
+                match self.plugins.render(&format, &kind, &json).await {
+                    Ok(text) => Response::Rendered(text),
+                    Err(e) => Response::Error(e),
+                }
             }
+            Request::Plugins => Response::Plugins(self.plugins.list().await),
+            Request::Alerts => Response::Alerts(self.plugins.alerts()),
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct Settings {
     pub idle_after: Duration,
     pub notifications: bool,
     pub notify_events: Vec<String>,
+    /// `[plugins]`: extra folders, call timeout, each plugin's own table.
+    pub plugins: crate::plugins::PluginSettings,
 }
 
 impl Default for Settings {
@@ -55,10 +57,12 @@ impl Default for Settings {
                 crate::events::TOKEN_DELETED,
                 crate::events::MEMBER_JOINED,
                 crate::events::MEMBER_LEFT,
+                crate::events::ALERT_TOKEN_AGE,
             ]
             .iter()
             .map(|s| s.to_string())
             .collect(),
+            plugins: crate::plugins::PluginSettings::default(),
         }
     }
 }
@@ -102,6 +106,7 @@ pub fn parse(text: &str) -> Result<Settings, String> {
         .parse()
         .map_err(|e: toml::de::Error| e.message().replace('\n', " "))?;
     let mut settings = Settings::default();
+    settings.plugins = crate::plugins::PluginSettings::parse(table.get("plugins"))?;
     if let Some(d) = seconds(&table, "cache", "max_age_secs")? {
         settings.max_age = d;
     }
@@ -128,7 +133,7 @@ pub fn parse(text: &str) -> Result<Settings, String> {
                     let Some(name) = item.as_str() else {
                         return Err("[notifications] events must be a list of strings".into());
                     };
-                    if !crate::events::ALL_KINDS.contains(&name) {
+                    if !crate::events::ALL_KINDS.contains(&name) && !name.starts_with("alert.") {
                         return Err(format!(
                             "[notifications] unknown event '{name}' (known: {})",
                             crate::events::ALL_KINDS.join(", ")

@@ -58,6 +58,8 @@ pub struct Session {
     polling: AtomicBool,
     retired: AtomicBool,
     events: broadcast::Sender<Event>,
+    /// Told about every token list fetched (plugins: expiry alerts).
+    token_observer: std::sync::OnceLock<Arc<dyn crate::plugins::TokenObserver>>,
 }
 
 /// Converts one member as Modal sends it.
@@ -121,7 +123,13 @@ impl Session {
             polling: AtomicBool::new(false),
             retired: AtomicBool::new(false),
             events,
+            token_observer: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets who is told about every fetched token list (once per session).
+    pub fn set_token_observer(&self, observer: Arc<dyn crate::plugins::TokenObserver>) {
+        let _ = self.token_observer.set(observer);
     }
 
     /// The workspace's name, looked up once per identity.
@@ -193,7 +201,12 @@ impl Session {
 
     async fn fetch_tokens(&self) -> Result<Vec<ProxyToken>, ErrorReply> {
         let response = self.upstream.token_list().await?;
-        Ok(response.tokens.iter().map(token_from_proto).collect())
+        let tokens: Vec<ProxyToken> = response.tokens.iter().map(token_from_proto).collect();
+        if let Some(observer) = self.token_observer.get() {
+            let workspace = self.known_workspace_name().unwrap_or_default();
+            observer.tokens_refreshed(&self.upstream.server_url, &workspace, &tokens);
+        }
+        Ok(tokens)
     }
 
     async fn environment_id(&self, name: &str) -> Result<String, UpstreamError> {

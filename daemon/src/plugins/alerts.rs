@@ -38,7 +38,9 @@ fn word(value: Option<&Value>, key: &str, default: Option<&str>) -> Result<Strin
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if !ok {
-        return Err(format!("an alert's \"{key}\" '{text}' is not a short [a-z0-9_-] word"));
+        return Err(format!(
+            "an alert's \"{key}\" '{text}' is not a short [a-z0-9_-] word"
+        ));
     }
     Ok(text)
 }
@@ -169,7 +171,13 @@ mod tests {
         let fresh = book.update("u", "w", "expiry", vec![verdict("wk-1", "warning")], 1.0);
         assert_eq!(fresh.len(), 1);
         for t in 2..5 {
-            let again = book.update("u", "w", "expiry", vec![verdict("wk-1", "warning")], t as f64);
+            let again = book.update(
+                "u",
+                "w",
+                "expiry",
+                vec![verdict("wk-1", "warning")],
+                t as f64,
+            );
             assert!(again.is_empty());
         }
         assert_eq!(book.all()[0].since, 1.0);
@@ -208,10 +216,11 @@ mod tests {
         assert!(parse(r#"{"alerts":[{"level":"x","message":""}]}"#, "p")
             .unwrap_err()
             .contains("token_id"));
-        assert!(
-            parse(r#"{"alerts":[{"token_id":"a","level":"Bad Level","message":""}]}"#, "p")
-                .unwrap_err()
-                .contains("level")
-        );
+        assert!(parse(
+            r#"{"alerts":[{"token_id":"a","level":"Bad Level","message":""}]}"#,
+            "p"
+        )
+        .unwrap_err()
+        .contains("level"));
     }
 }

@@ -167,7 +167,10 @@ mod tests {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
         let meta = std::fs::metadata(&file).unwrap();
         let err = check_file(&file, &meta).unwrap_err();
-        assert!(err.contains("writable by group and others (mode 0666)"), "{err}");
+        assert!(
+            err.contains("writable by group and others (mode 0666)"),
+            "{err}"
+        );
 
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
         let meta = std::fs::metadata(&file).unwrap();

@@ -98,6 +98,9 @@ impl Host {
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
+                if line.trim().is_empty() {
+                    continue;
+                }
                 let line: String = line.chars().take(MAX_LOG_LINE).collect();
                 tracing::warn!(target: "mwsd::plugin_host", pid, "{line}");
             }
@@ -114,7 +117,9 @@ impl Host {
             }
             other => {
                 host.kill().await;
-                Err(HostError::Spawn(format!("unexpected first message {other:?}")))
+                Err(HostError::Spawn(format!(
+                    "unexpected first message {other:?}"
+                )))
             }
         }
     }
@@ -161,7 +166,11 @@ impl Host {
     }
 
     /// Sends one request and waits for its answer.
-    pub async fn call(&mut self, request: &ToHost, timeout: Duration) -> Result<FromHost, HostError> {
+    pub async fn call(
+        &mut self,
+        request: &ToHost,
+        timeout: Duration,
+    ) -> Result<FromHost, HostError> {
         match tokio::time::timeout(timeout, protocol::write_async(&mut self.stdin, request)).await {
             Ok(Ok(())) => {}
             Ok(Err(FrameError::TooLarge(len))) => {
