@@ -62,7 +62,7 @@ shown at creation time and cannot be retrieved later.";
 )]
 pub struct Cli {
     /// Use this profile of ~/.modal.toml (`local`: the built-in emulator).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(verbatim_doc_comment, long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
 
     #[command(subcommand)]
@@ -72,22 +72,23 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// View the members of the current Workspace.
-    #[command(subcommand)]
+    #[command(verbatim_doc_comment, subcommand)]
     Members(MembersCommand),
 
     /// Manage the proxy tokens of the current Workspace.
-    #[command(subcommand, long_about = PROXY_TOKENS_HELP)]
+    #[command(verbatim_doc_comment, subcommand, long_about = PROXY_TOKENS_HELP)]
     ProxyTokens(ProxyTokensCommand),
 
     /// Interact with the current Modal Workspace.
-    #[command(subcommand, long_about = WORKSPACE_HELP)]
+    #[command(verbatim_doc_comment, subcommand, long_about = WORKSPACE_HELP)]
     Workspace(WorkspaceCommand),
 
     /// Start, stop or inspect the background daemon (mwsd).
-    #[command(subcommand)]
+    #[command(verbatim_doc_comment, subcommand)]
     Daemon(DaemonCommand),
 
     /// Print a shell completion script (e.g. `mws completions bash > ~/.local/share/bash-completion/completions/mws`).
+    #[command(verbatim_doc_comment)]
     Completions {
         #[arg(value_enum)]
         shell: CompletionShell,
@@ -98,17 +99,18 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum WorkspaceCommand {
     /// View the members of the current Workspace.
-    #[command(subcommand)]
+    #[command(verbatim_doc_comment, subcommand)]
     Members(MembersCommand),
 
     /// Manage the proxy tokens of the current Workspace.
-    #[command(subcommand, long_about = PROXY_TOKENS_HELP)]
+    #[command(verbatim_doc_comment, subcommand, long_about = PROXY_TOKENS_HELP)]
     ProxyTokens(ProxyTokensCommand),
 }
 
 #[derive(Subcommand, Debug)]
 pub enum MembersCommand {
     /// List the members of the current Workspace.
+    #[command(verbatim_doc_comment)]
     List {
         #[command(flatten)]
         output: JsonFlag,
@@ -120,9 +122,10 @@ pub enum MembersCommand {
 #[derive(Subcommand, Debug)]
 pub enum ProxyTokensCommand {
     /// List the proxy tokens of the current Workspace.
+    #[command(verbatim_doc_comment)]
     List {
         /// Only list tokens associated with this environment. Lists all tokens when omitted.
-        #[arg(short = 'e', long, value_name = "TEXT")]
+        #[arg(verbatim_doc_comment, short = 'e', long, value_name = "TEXT")]
         environment: Option<String>,
         #[command(flatten)]
         output: JsonFlag,
@@ -131,44 +134,45 @@ pub enum ProxyTokensCommand {
     },
 
     /// Create a proxy token in the current Workspace.
-    #[command(long_about = CREATE_HELP)]
+    #[command(verbatim_doc_comment, long_about = CREATE_HELP)]
     Create {
         /// Name to help identify the token.
-        #[arg(long, value_name = "NAME")]
+        #[arg(verbatim_doc_comment, long, value_name = "NAME")]
         name: Option<String>,
         #[command(flatten)]
         output: JsonFlag,
     },
 
     /// Update a proxy token in the current Workspace.
-    #[command(long_about = UPDATE_HELP, arg_required_else_help = true)]
+    #[command(verbatim_doc_comment, long_about = UPDATE_HELP, arg_required_else_help = true)]
     Update {
         token_id: String,
         /// The setting to change; only `name` is supported.
+        #[arg(verbatim_doc_comment)]
         setting: String,
         value: String,
     },
 
     /// Allow a proxy token to authenticate to an environment.
-    #[command(arg_required_else_help = true)]
+    #[command(verbatim_doc_comment, arg_required_else_help = true)]
     Allow {
         token_id: String,
         environment_name: String,
     },
 
     /// Revoke a proxy token’s access to an environment.
-    #[command(arg_required_else_help = true)]
+    #[command(verbatim_doc_comment, arg_required_else_help = true)]
     Revoke {
         token_id: String,
         environment_name: String,
     },
 
     /// Delete a proxy token from the current Workspace.
-    #[command(arg_required_else_help = true)]
+    #[command(verbatim_doc_comment, arg_required_else_help = true)]
     Delete {
         token_id: String,
         /// Run without pausing for confirmation.
-        #[arg(short, long)]
+        #[arg(verbatim_doc_comment, short, long)]
         yes: bool,
     },
 }
@@ -176,22 +180,26 @@ pub enum ProxyTokensCommand {
 #[derive(Subcommand, Debug)]
 pub enum DaemonCommand {
     /// Start mwsd unless it is already running.
+    #[command(verbatim_doc_comment)]
     Start,
     /// Stop mwsd.
+    #[command(verbatim_doc_comment)]
     Stop,
     /// Show mwsd's pid, version, uptime, socket and the identities it serves.
+    #[command(verbatim_doc_comment)]
     Status {
         #[command(flatten)]
         output: JsonFlag,
     },
     /// Stop mwsd, then start it again.
+    #[command(verbatim_doc_comment)]
     Restart,
 }
 
 #[derive(Args, Debug, Clone, Copy)]
 pub struct JsonFlag {
     /// Print JSON instead of a table.
-    #[arg(long)]
+    #[arg(verbatim_doc_comment, long)]
     pub json: bool,
 }
 
@@ -199,10 +207,10 @@ pub struct JsonFlag {
 #[derive(Args, Debug, Clone, Copy)]
 pub struct FreshnessArgs {
     /// Accept a cached answer up to SECS seconds old (0: always ask Modal).
-    #[arg(long, value_name = "SECS", env = "MWS_MAX_AGE")]
+    #[arg(verbatim_doc_comment, long, value_name = "SECS", env = "MWS_MAX_AGE")]
     pub max_age: Option<u64>,
     /// Ask Modal now instead of answering from the daemon's cache.
-    #[arg(long)]
+    #[arg(verbatim_doc_comment, long)]
     pub fresh: bool,
 }
 
