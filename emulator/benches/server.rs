@@ -75,6 +75,7 @@ fn main() -> anyhow::Result<()> {
         let options = ServeOptions {
             tls: None,
             call_log: Some(log.clone()),
+            faults: Default::default(),
         };
         let server = tokio::spawn(mws_emulator::run(listener, store, options, async {
             let _ = stop_rx.await;

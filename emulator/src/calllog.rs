@@ -9,7 +9,8 @@
 //! Line format:
 //! `{"method": "WebhookTokenList", "token_id": "ak-…"|null, "idempotency_key": "…"|null,
 //!   "code": "OK", "replayed": false, "elapsed_us": 123}`
-//! (`elapsed_us`: time spent in the server handler, for benchmarks.)
+//! (`elapsed_us`: time spent in the server handler, for benchmarks), plus
+//! `"fault": "unavailable"|"drop"` on calls that got an injected fault.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -25,6 +26,9 @@ pub struct CallRecord<'a> {
     pub code: &'static str,
     pub replayed: bool,
     pub elapsed_us: u64,
+    /// The injected fault (`"unavailable"`, `"drop"`), only on faulted calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<&'static str>,
 }
 
 /// An append-only JSON-lines file.

@@ -74,6 +74,36 @@ pub struct ServeArgs {
     /// Append one JSON line per RPC handled to this file.
     #[arg(long, value_name = "FILE")]
     pub call_log: Option<PathBuf>,
+    /// Fault injection: answer this share of calls UNAVAILABLE without running them.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub fault_unavailable_rate: f64,
+    /// Fault injection: run this share of calls, then drop their connection before answering.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub fault_drop_rate: f64,
+    /// Fault injection: hold delayed calls back this long before running them.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub fault_delay_ms: u64,
+    /// Fault injection: share of calls that are delayed by --fault-delay-ms.
+    #[arg(long, value_name = "RATE", default_value_t = 1.0)]
+    pub fault_delay_rate: f64,
+    /// Fault injection: seed of the random choices (random when absent).
+    #[arg(long, value_name = "SEED")]
+    pub fault_seed: Option<u64>,
+}
+
+impl ServeArgs {
+    /// The `--fault-*` flags, checked.
+    pub fn fault_options(&self) -> Result<crate::faults::FaultOptions, String> {
+        let options = crate::faults::FaultOptions {
+            unavailable_rate: self.fault_unavailable_rate,
+            drop_rate: self.fault_drop_rate,
+            delay: std::time::Duration::from_millis(self.fault_delay_ms),
+            delay_rate: self.fault_delay_rate,
+            seed: self.fault_seed,
+        };
+        options.validate()?;
+        Ok(options)
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@
 //! - [`store`]: schema, migrations and queries (SQLite, WAL, FULL sync);
 //! - [`service`]: the tonic service: authentication, idempotency, errors;
 //! - [`server`]: [`server::run`] serves a listener until a shutdown future fires;
+//! - [`faults`]: injected failures (`serve --fault-*`) for client tests;
 //! - [`calllog`]: the JSON-lines call log other crates' tests count calls with;
 //! - [`seed`]: the demo workspace;
 //! - [`cli`]: the command line and the admin operations;
@@ -20,6 +21,7 @@
 
 pub mod calllog;
 pub mod cli;
+pub mod faults;
 pub mod ids;
 pub mod seed;
 pub mod server;

@@ -123,6 +123,7 @@ fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>> {
 }
 
 fn serve(db: &Path, args: ServeArgs) -> Result<()> {
+    let faults = args.fault_options().map_err(anyhow::Error::msg)?;
     let store = Store::open(db)?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
@@ -163,6 +164,7 @@ fn serve(db: &Path, args: ServeArgs) -> Result<()> {
         let options = server::ServeOptions {
             tls,
             call_log: args.call_log.clone(),
+            faults,
         };
         if let Some(path) = &args.ready_file {
             let ready = serde_json::json!({

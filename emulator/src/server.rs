@@ -11,10 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::calllog::CallLog;
+use crate::faults::{FaultOptions, Faults, FaultyStream};
 use crate::service::{Dispatch, Emulator};
 use crate::store::Store;
 
@@ -43,6 +45,8 @@ pub struct ServeOptions {
     pub tls: Option<TlsIdentity>,
     /// Append one JSON line per call to this file.
     pub call_log: Option<PathBuf>,
+    /// Faults to inject (see [`crate::faults`]); none by default.
+    pub faults: FaultOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,14 +104,25 @@ pub async fn run(
         })?)),
         None => None,
     };
-    let dispatch = Dispatch::new(Emulator::new(store, log));
+    let faults = options
+        .faults
+        .any()
+        .then(|| Arc::new(Faults::new(options.faults.clone())));
+    let dispatch = Dispatch::new(Emulator::new(store, log)).with_faults(faults);
     let mut builder = Server::builder();
     if let Some(tls) = &options.tls {
         builder = builder
             .tls_config(tls_config(tls))
             .map_err(|e| ServeError::Tls(tls_error_text(&e)))?;
     }
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    // Each connection is wrapped so that a fault can cut it (see
+    // `crate::faults`); without faults the wrapper only forwards.
+    let incoming = TcpListenerStream::new(listener).map(|accepted| {
+        accepted.map(|stream| {
+            let _ = stream.set_nodelay(true);
+            FaultyStream::new(stream)
+        })
+    });
     let (fired_tx, mut fired_rx) = tokio::sync::watch::channel(false);
     let signal = async move {
         shutdown.await;

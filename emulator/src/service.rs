@@ -33,6 +33,7 @@ use tonic::codegen::Service;
 use tonic::{Code, Request, Response, Status};
 
 use crate::calllog::{CallLog, CallRecord};
+use crate::faults::{self, Decision, Fault, Faults};
 use crate::ids;
 use crate::store::{self, Caller, Error, Store};
 
@@ -184,6 +185,7 @@ impl Emulator {
     {
         let started = Instant::now();
         let meta = CallMeta::from_metadata(request.metadata());
+        let fault = request.extensions().get::<Fault>().map(|f| f.name());
         let req = request.into_inner();
         let store = self.store.clone();
         let log = self.log.clone();
@@ -201,6 +203,7 @@ impl Emulator {
                     code: code_name(code),
                     replayed,
                     elapsed_us: started.elapsed().as_micros() as u64,
+                    fault,
                 });
             }
             outcome
@@ -604,6 +607,7 @@ impl ModalClient for Emulator {
 pub struct Dispatch {
     inner: ModalClientServer<Emulator>,
     log: Option<Arc<CallLog>>,
+    faults: Option<Arc<Faults>>,
 }
 
 impl Dispatch {
@@ -614,8 +618,80 @@ impl Dispatch {
         let inner = ModalClientServer::new(emulator)
             .max_decoding_message_size(16 * 1024 * 1024)
             .max_encoding_message_size(64 * 1024 * 1024);
-        Dispatch { inner, log }
+        Dispatch {
+            inner,
+            log,
+            faults: None,
+        }
     }
+
+    /// Injects faults into calls of implemented methods (see [`crate::faults`]).
+    pub fn with_faults(mut self, faults: Option<Arc<Faults>>) -> Dispatch {
+        self.faults = faults;
+        self
+    }
+}
+
+/// Runs one call of an implemented method with the fault the dice chose.
+async fn call_with_faults(
+    mut inner: ModalClientServer<Emulator>,
+    log: Option<Arc<CallLog>>,
+    decision: Decision,
+    mut req: http::Request<Body>,
+) -> Result<http::Response<Body>, Infallible> {
+    if let Some(delay) = decision.delay {
+        tokio::time::sleep(delay).await;
+    }
+    match decision.fault {
+        None => inner.call(req).await,
+        Some(Fault::Unavailable) => {
+            if let Some(log) = log {
+                let md = tonic::metadata::MetadataMap::from_headers(req.headers().clone());
+                let meta = CallMeta::from_metadata(&md);
+                let method = method_name(req.uri().path());
+                let _ = tokio::task::spawn_blocking(move || {
+                    log.record(&CallRecord {
+                        method: &method,
+                        token_id: meta.loggable_token_id(),
+                        idempotency_key: meta.loggable_key(),
+                        code: code_name(Code::Unavailable),
+                        replayed: false,
+                        elapsed_us: 0,
+                        fault: Some(Fault::Unavailable.name()),
+                    })
+                })
+                .await;
+            }
+            Ok(
+                Status::unavailable(
+                    "Injected fault: mws-emulator is pretending to be unavailable.",
+                )
+                .into_http(),
+            )
+        }
+        Some(Fault::Drop) => {
+            let conn = faults::conn_handle(req.extensions());
+            req.extensions_mut().insert(Fault::Drop);
+            // The handler runs and commits; then the connection goes away
+            // before the answer can leave.
+            let response = inner.call(req).await;
+            if let Some(conn) = conn {
+                conn.cut();
+            }
+            response
+        }
+    }
+}
+
+/// The method name of a request path, for the call log.
+fn method_name(path: &str) -> String {
+    path.trim_start_matches('/')
+        .strip_prefix(SERVICE_NAME)
+        .and_then(|s| s.strip_prefix('/'))
+        .unwrap_or(path.trim_start_matches('/'))
+        .chars()
+        .take(200)
+        .collect()
 }
 
 fn implemented(path: &str) -> bool {
@@ -640,6 +716,11 @@ impl Service<http::Request<Body>> for Dispatch {
         let path = req.uri().path().to_string();
         if implemented(&path) {
             let mut inner = self.inner.clone();
+            if let Some(faults) = &self.faults {
+                let decision = faults.roll();
+                let log = self.log.clone();
+                return Box::pin(call_with_faults(inner, log, decision, req));
+            }
             return Box::pin(async move { inner.call(req).await });
         }
         let md = tonic::metadata::MetadataMap::from_headers(req.headers().clone());
@@ -648,14 +729,7 @@ impl Service<http::Request<Body>> for Dispatch {
         Box::pin(async move {
             let status = unimplemented_status(&path);
             if let Some(log) = log {
-                let method = path
-                    .trim_start_matches('/')
-                    .strip_prefix(SERVICE_NAME)
-                    .and_then(|s| s.strip_prefix('/'))
-                    .unwrap_or(path.trim_start_matches('/'))
-                    .chars()
-                    .take(200)
-                    .collect::<String>();
+                let method = method_name(&path);
                 let token_id = meta.loggable_token_id();
                 let idempotency_key = meta.loggable_key();
                 let _ = tokio::task::spawn_blocking(move || {
@@ -666,6 +740,7 @@ impl Service<http::Request<Body>> for Dispatch {
                         code: code_name(Code::Unimplemented),
                         replayed: false,
                         elapsed_us: 0,
+                        fault: None,
                     })
                 })
                 .await;
