@@ -87,6 +87,16 @@ pub enum Command {
     #[command(verbatim_doc_comment, subcommand)]
     Daemon(DaemonCommand),
 
+    /// Inspect the plugins mwsd found (output formats, alert policies).
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+
+    /// List the alerts plugins raise now (e.g. proxy tokens past their maximum age).
+    Alerts {
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+
     /// Print a shell completion script (e.g. `mws completions bash > ~/.local/share/bash-completion/completions/mws`).
     #[command(verbatim_doc_comment)]
     Completions {
@@ -115,6 +125,8 @@ pub enum MembersCommand {
         #[command(flatten)]
         output: JsonFlag,
         #[command(flatten)]
+        format: FormatArg,
+        #[command(flatten)]
         freshness: FreshnessArgs,
     },
 }
@@ -129,6 +141,8 @@ pub enum ProxyTokensCommand {
         environment: Option<String>,
         #[command(flatten)]
         output: JsonFlag,
+        #[command(flatten)]
+        format: FormatArg,
         #[command(flatten)]
         freshness: FreshnessArgs,
     },
@@ -194,6 +208,24 @@ pub enum DaemonCommand {
     /// Stop mwsd, then start it again.
     #[command(verbatim_doc_comment)]
     Restart,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PluginsCommand {
+    /// List every plugin file found: name, version, path, capabilities and
+    /// state (loaded, refused and why, quarantined).
+    List {
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+/// `--format NAME`: `table` (default), `json`, or a format a plugin offers.
+#[derive(Args, Debug, Clone)]
+pub struct FormatArg {
+    /// Output format: table, json, or one a plugin offers (e.g. csv; see `mws plugins list`).
+    #[arg(long, value_name = "NAME", conflicts_with = "json")]
+    pub format: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Copy)]

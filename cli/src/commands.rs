@@ -6,11 +6,12 @@
 //! `WorkspaceCommand` (or new `Request`) in `mws-ipc`, and a renderer.
 
 use crate::args::{
-    Cli, Command, DaemonCommand, FreshnessArgs, MembersCommand, ProxyTokensCommand,
+    Cli, Command, DaemonCommand, FreshnessArgs, MembersCommand, PluginsCommand, ProxyTokensCommand,
     WorkspaceCommand as Spelling,
 };
 use crate::client::{Client, ClientError, Exchange, Retry};
 use crate::confirm::{self, Answer};
+use crate::plugins::{self, Output};
 use crate::render::{self, json};
 use crate::{selection, term, validate};
 use anyhow::Context as _;
@@ -46,6 +47,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             proxy_tokens(profile, command)
         }
         Command::Daemon(command) => daemon(command),
+        Command::Plugins(PluginsCommand::List { output }) => plugins::list(output),
+        Command::Alerts { output } => plugins::alerts(output),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
@@ -62,17 +65,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn members(profile: Option<String>, command: MembersCommand) -> anyhow::Result<ExitCode> {
-    let MembersCommand::List { output, freshness } = command;
+    let MembersCommand::List {
+        output,
+        format,
+        freshness,
+    } = command;
     let response = workspace(profile, freshness.into(), WorkspaceCommand::MembersList)?;
     let Response::Members(list) = response else {
         return Err(unexpected(&response));
     };
     let sorted = render::sort_members(&list);
     let tz = render::time::local_zone();
-    let text = if output.json {
-        json::members(&sorted, &tz)
-    } else {
-        render::members_table(&sorted, &tz, term::width())
+    let text = match format.output(output.json) {
+        Output::Json => json::members(&sorted, &tz),
+        Output::Table => render::members_table(&sorted, &tz, term::width()),
+        Output::Plugin(name) => plugins::render("members", name, json::members(&sorted, &tz))?,
     };
     emit(&text)?;
     Ok(ExitCode::SUCCESS)
@@ -83,6 +90,7 @@ fn proxy_tokens(profile: Option<String>, command: ProxyTokensCommand) -> anyhow:
         ProxyTokensCommand::List {
             environment,
             output,
+            format,
             freshness,
         } => {
             let response = workspace(
@@ -94,10 +102,12 @@ fn proxy_tokens(profile: Option<String>, command: ProxyTokensCommand) -> anyhow:
                 return Err(unexpected(&response));
             };
             let tz = render::time::local_zone();
-            let text = if output.json {
-                json::tokens(&tokens, &tz)
-            } else {
-                render::tokens_table(&tokens, &tz, term::width())
+            let text = match format.output(output.json) {
+                Output::Json => json::tokens(&tokens, &tz),
+                Output::Table => render::tokens_table(&tokens, &tz, term::width()),
+                Output::Plugin(name) => {
+                    plugins::render("tokens", name, json::tokens(&tokens, &tz))?
+                }
             };
             emit(&text)?;
         }

@@ -11,6 +11,7 @@ mod autostart;
 mod client;
 mod commands;
 mod confirm;
+mod plugins;
 mod render;
 mod selection;
 mod term;
