@@ -97,6 +97,19 @@ pub enum Command {
         output: JsonFlag,
     },
 
+    /// Follow changes to the workspace (tokens, members) as they happen.
+    ///
+    /// Runs until interrupted. With --json, one JSON object per line:
+    /// type, time, workspace, and the object before and after the change.
+    Watch {
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+
+    /// Keep API secrets in the OS keyring instead of ~/.modal.toml.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+
     /// Print a shell completion script (e.g. `mws completions bash > ~/.local/share/bash-completion/completions/mws`).
     #[command(verbatim_doc_comment)]
     Completions {
@@ -188,6 +201,58 @@ pub enum ProxyTokensCommand {
         /// Run without pausing for confirmation.
         #[arg(verbatim_doc_comment, short, long)]
         yes: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuthCommand {
+    /// Store an API token's secret in the keyring for a profile.
+    ///
+    /// The secret is read from a hidden prompt, or from standard input with
+    /// --secret-stdin; never from the command line. It is checked against the
+    /// server first unless --no-verify. The profile (token id, server URL)
+    /// is written to ~/.modal.toml without its secret.
+    Set {
+        /// The API token id (ak-…).
+        #[arg(long, value_name = "ak-…")]
+        token_id: String,
+        /// The server URL to store in the profile.
+        #[arg(long, value_name = "URL")]
+        server_url: Option<String>,
+        /// Read the secret from standard input (one line).
+        #[arg(long)]
+        secret_stdin: bool,
+        /// Save without asking the server whether the credential works.
+        #[arg(long)]
+        no_verify: bool,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Move secrets found in ~/.modal.toml into the keyring.
+    Import {
+        /// Every profile of the file, not only the selected one.
+        #[arg(long, conflicts_with = "profile")]
+        all: bool,
+        /// Then remove token_secret from the file (keeping everything else).
+        #[arg(long)]
+        scrub: bool,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// List profiles and where each one's secret lives (never the secret).
+    List {
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Delete the selected profile's secret from the keyring.
+    Remove {
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Ask the server whether the selected credential works.
+    Check {
+        #[command(flatten)]
+        output: JsonFlag,
     },
 }
 

@@ -246,6 +246,37 @@ impl Client {
         }
     }
 
+    /// Opens a stream of events (`Request::Watch`), starting the daemon if
+    /// needed. The first answer (`Ok` or an error) is checked here.
+    pub fn subscribe(&self, request: &Request) -> Result<Subscription, ClientError> {
+        // Make sure a daemon of our version runs (this starts one if not).
+        self.request(&Request::Ping, Retry::Safe)?;
+        let stream = UnixStream::connect(&self.socket).map_err(|source| ClientError::Connect {
+            path: self.socket.clone(),
+            source,
+        })?;
+        let frames = encode(request)?;
+        (&stream).write_all(&frames).map_err(ClientError::Io)?;
+        let mut reader = BufReader::with_capacity(64 * 1024, stream);
+        let read = |reader: &mut BufReader<UnixStream>| -> Result<Response, ClientError> {
+            codec::read_frame::<_, Response>(reader).map_err(|e| match e {
+                CodecError::Closed => ClientError::DaemonDied,
+                CodecError::Io(e) => ClientError::Io(e),
+                other => ClientError::Malformed(other.to_string()),
+            })
+        };
+        let hello: ServerHello =
+            codec::read_frame(&mut reader).map_err(|e| ClientError::Malformed(e.to_string()))?;
+        if hello.error.is_some() || hello.protocol_version != PROTOCOL_VERSION {
+            return Err(ClientError::UnknownMismatch(self.socket.clone()));
+        }
+        let first = read(&mut reader)?;
+        Ok(Subscription {
+            first: Some(first),
+            reader,
+        })
+    }
+
     /// True when something accepts connections on the socket.
     pub fn answers(&self) -> bool {
         UnixStream::connect(&self.socket).is_ok()
@@ -292,6 +323,28 @@ impl Default for Client {
 
 /// The hello and the request, framed, ready for a single write.
 /// The buffer is zeroed when dropped: it may carry the API secret.
+/// A stream of responses after a `Watch` request.
+pub struct Subscription {
+    first: Option<Response>,
+    reader: BufReader<UnixStream>,
+}
+
+impl Subscription {
+    /// The next response; `None` when the daemon hangs up.
+    pub fn next_response(&mut self) -> Option<Result<Response, ClientError>> {
+        if let Some(first) = self.first.take() {
+            return Some(Ok(first));
+        }
+        match codec::read_frame::<_, Response>(&mut self.reader) {
+            Ok(response) => Some(Ok(response)),
+            Err(CodecError::Closed) => None,
+            Err(CodecError::Io(e)) if is_hangup(&e) => None,
+            Err(CodecError::Io(e)) => Some(Err(ClientError::Io(e))),
+            Err(e) => Some(Err(ClientError::Malformed(e.to_string()))),
+        }
+    }
+}
+
 fn encode(request: &Request) -> Result<Zeroizing<Vec<u8>>, ClientError> {
     let hello = ClientHello {
         protocol_version: PROTOCOL_VERSION,

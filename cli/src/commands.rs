@@ -49,6 +49,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Daemon(command) => daemon(command),
         Command::Plugins(PluginsCommand::List { output }) => plugins::list(output),
         Command::Alerts { output } => plugins::alerts(output),
+        Command::Watch { output } => crate::watch::run(profile, output.json),
+        Command::Auth(command) => crate::auth::run(profile, command),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();

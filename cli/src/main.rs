@@ -7,6 +7,7 @@
 //! Exit codes: 0 success, 1 error (`Error: …` on stderr), 2 usage error.
 
 mod args;
+mod auth;
 mod autostart;
 mod client;
 mod commands;
@@ -16,6 +17,7 @@ mod render;
 mod selection;
 mod term;
 mod validate;
+mod watch;
 
 use clap::Parser;
 use commands::CommandError;

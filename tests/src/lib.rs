@@ -314,6 +314,108 @@ impl Drop for World {
     }
 }
 
+/// A private D-Bus session bus, with optional real services on it: an
+/// unlocked gnome-keyring (Secret Service) and a notification server that
+/// records what it receives (python3-dbusmock). Everything is killed on drop.
+pub struct SessionBus {
+    pub address: String,
+    children: Vec<Child>,
+}
+
+impl SessionBus {
+    pub fn start() -> SessionBus {
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (Debian package dbus) is needed for this test");
+        let mut address = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(bus.stdout.take().expect("stdout")),
+            &mut address,
+        )
+        .expect("bus address");
+        let address = address.trim().to_string();
+        assert!(!address.is_empty(), "dbus-daemon printed no address");
+        SessionBus {
+            address,
+            children: vec![bus],
+        }
+    }
+
+    /// True when `name` has an owner on this bus.
+    pub fn has_owner(&self, name: &str) -> bool {
+        Command::new("dbus-send")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+            ])
+            .arg(format!("string:{name}"))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+            .unwrap_or(false)
+    }
+
+    fn wait_for(&self, name: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.has_owner(name) {
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not appear on the bus"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts gnome-keyring's Secret Service for `world`, unlocked.
+    pub fn start_keyring(&mut self, world: &World) {
+        let mut child = world
+            .command("gnome-keyring-daemon")
+            .args(["--unlock", "--foreground", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon (Debian package gnome-keyring) is needed for this test");
+        // The login keyring's password, then EOF: it starts unlocked.
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"mws-test-password").expect("password");
+        drop(stdin);
+        self.children.push(child);
+        self.wait_for("org.freedesktop.secrets");
+    }
+
+    /// Starts a notification server that logs every call to `log`.
+    pub fn start_notifications(&mut self, log: &Path) {
+        let child = Command::new("/usr/bin/python3")
+            .args(["-m", "dbusmock", "--template", "notification_daemon", "-l"])
+            .arg(log)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3-dbusmock (Debian package) is needed for this test");
+        self.children.push(child);
+        self.wait_for("org.freedesktop.Notifications");
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// stdout as UTF-8.
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

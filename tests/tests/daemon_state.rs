@@ -2,7 +2,7 @@
 //! emulator), read-your-writes, change events to subscribers, desktop
 //! notifications over a real D-Bus, config hot-reload.
 
-use mws_e2e::{ok, start_emulator, stdout, workspace_root, Emulator, World};
+use mws_e2e::{ok, start_emulator, stdout, workspace_root, Emulator, SessionBus, World};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
@@ -243,87 +243,14 @@ fn dashboard_changes_and_mws_changes_reach_a_watcher() {
     assert_eq!(status["subscribers"], 1, "{status}");
 }
 
-/// A private session bus with a notification server that records calls
-/// (python3-dbusmock's notification_daemon template).
-struct NotificationBus {
-    bus: Child,
-    mock: Child,
-    address: String,
-    log: std::path::PathBuf,
-}
-
-impl NotificationBus {
-    fn start(world: &World) -> NotificationBus {
-        let mut bus = std::process::Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon (Debian package dbus) is needed for this test");
-        let mut address = String::new();
-        BufReader::new(bus.stdout.take().unwrap())
-            .read_line(&mut address)
-            .unwrap();
-        let address = address.trim().to_string();
-        assert!(!address.is_empty(), "dbus-daemon printed no address");
-        let log = world.path("notifications.log");
-        let mock = std::process::Command::new("/usr/bin/python3")
-            .args(["-m", "dbusmock", "--template", "notification_daemon", "-l"])
-            .arg(&log)
-            .env("DBUS_SESSION_BUS_ADDRESS", &address)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3-dbusmock (Debian package) is needed for this test");
-        // Wait until the mock owns org.freedesktop.Notifications.
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let owned = std::process::Command::new("dbus-send")
-                .env("DBUS_SESSION_BUS_ADDRESS", &address)
-                .args([
-                    "--session",
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.NameHasOwner",
-                    "string:org.freedesktop.Notifications",
-                ])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
-                .unwrap_or(false);
-            if owned {
-                break;
-            }
-            assert!(Instant::now() < deadline, "notification mock did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        NotificationBus {
-            bus,
-            mock,
-            address,
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for NotificationBus {
-    fn drop(&mut self) {
-        let _ = self.mock.kill();
-        let _ = self.mock.wait();
-        let _ = self.bus.kill();
-        let _ = self.bus.wait();
-    }
-}
-
 #[test]
 fn token_changes_raise_desktop_notifications() {
     let (mut world, _emulator) = world_with_emulator();
-    let bus = NotificationBus::start(&world);
+    let mut bus = SessionBus::start();
+    let log_path = world.path("notifications.log");
+    bus.start_notifications(&log_path);
     world.set("DBUS_SESSION_BUS_ADDRESS", bus.address.clone());
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let created: serde_json::Value = serde_json::from_str(&ok(&world.mws(&[
         "proxy-tokens",
         "create",
@@ -334,10 +261,10 @@ fn token_changes_raise_desktop_notifications() {
     .unwrap();
     let id = created["Modal-Key"].as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !bus.log().contains("Notify") && Instant::now() < deadline {
+    while !log().contains("Notify") && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let log = bus.log();
+    let log = log();
     let line = log
         .lines()
         .find(|l| l.contains("Notify"))

@@ -1,0 +1,216 @@
+//! `mws auth …`: puts API secrets into the OS keyring (through the daemon,
+//! which is the only process that talks to the keyring and to Modal).
+//!
+//! The secret for `auth set` comes from a hidden prompt on a terminal or from
+//! standard input with `--secret-stdin` — never from argv, where every user
+//! of the machine could read it. It is sent to the daemon once and the
+//! buffer is zeroed.
+
+use crate::args::{AuthCommand as Args, JsonFlag};
+use crate::client::{Client, Retry};
+use crate::commands::CommandError;
+use crate::{selection, term};
+use mws_ipc::{AuthCommand, AuthReport, Request, Response, Secret};
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use zeroize::Zeroizing;
+
+/// Reads the secret without echo or from stdin.
+fn read_secret(from_stdin: bool) -> anyhow::Result<Secret> {
+    let secret: Zeroizing<String> = if from_stdin {
+        let mut line = Zeroizing::new(String::new());
+        std::io::stdin().lock().read_line(&mut line)?;
+        Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_string())
+    } else if term::is_tty(0) {
+        Zeroizing::new(rpassword::prompt_password("Token secret (as-…): ")?)
+    } else {
+        anyhow::bail!(
+            "standard input is not a terminal: pass --secret-stdin to read the secret from it"
+        );
+    };
+    if secret.trim().is_empty() {
+        anyhow::bail!("no secret given");
+    }
+    Ok(Secret::new(secret.trim().to_string()))
+}
+
+fn send(profile: Option<String>, command: AuthCommand) -> Result<AuthReport, CommandError> {
+    let request = Request::Auth {
+        selection: selection::from_env(profile, |name| std::env::var_os(name)),
+        command,
+    };
+    let exchange = Client::new().request(&request, Retry::Unsafe)?;
+    drop(request);
+    match exchange.response {
+        Response::Auth(report) => Ok(report),
+        Response::Error(reply) => Err(CommandError::Daemon(reply)),
+        other => Err(CommandError::Unexpected(format!("{other:?}"))),
+    }
+}
+
+fn print(
+    report: &AuthReport,
+    output: JsonFlag,
+    lines: impl Fn(&AuthReport) -> String,
+) -> anyhow::Result<()> {
+    for note in &report.notes {
+        eprintln!("Note: {note}");
+    }
+    let text = if output.json {
+        let mut text = serde_json::to_string_pretty(report)?;
+        text.push('\n');
+        text
+    } else {
+        lines(report)
+    };
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn check() -> &'static str {
+    if term::color(1) {
+        "\u{1b}[32m✓\u{1b}[0m"
+    } else {
+        "✓"
+    }
+}
+
+pub fn run(profile: Option<String>, command: Args) -> anyhow::Result<ExitCode> {
+    match command {
+        Args::Set {
+            token_id,
+            server_url,
+            secret_stdin,
+            no_verify,
+            output,
+        } => {
+            let secret = read_secret(secret_stdin)?;
+            let report = send(
+                profile,
+                AuthCommand::Set {
+                    token_id,
+                    server_url,
+                    secret,
+                    verify: !no_verify,
+                },
+            )?;
+            print(&report, output, |r| {
+                r.profiles
+                    .iter()
+                    .map(|p| {
+                        let workspace = p
+                            .workspace
+                            .as_deref()
+                            .map(|w| format!(", workspace '{w}'"))
+                            .unwrap_or_default();
+                        format!(
+                            "{} Saved the secret of {} (profile '{}'{workspace}) in the keyring ({}); profile written to {}\n",
+                            check(),
+                            p.token_id,
+                            p.profile,
+                            r.backend,
+                            r.config_path
+                        )
+                    })
+                    .collect()
+            })?;
+        }
+        Args::Import { all, scrub, output } => {
+            let report = send(profile, AuthCommand::Import { all, scrub })?;
+            print(&report, output, |r| {
+                if r.profiles.is_empty() {
+                    return format!("No token_secret found in {}\n", r.config_path);
+                }
+                r.profiles
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{} Moved the secret of profile '{}' ({}) into the keyring ({})\n",
+                            check(),
+                            p.profile,
+                            p.token_id,
+                            r.backend
+                        )
+                    })
+                    .collect()
+            })?;
+        }
+        Args::List { output } => {
+            let report = send(profile, AuthCommand::List)?;
+            print(&report, output, |r| {
+                let mut rows = vec![[
+                    "PROFILE".to_string(),
+                    "TOKEN ID".into(),
+                    "SERVER".into(),
+                    "SECRET".into(),
+                ]];
+                for p in &r.profiles {
+                    let name = if p.active {
+                        format!("{} (active)", p.profile)
+                    } else {
+                        p.profile.clone()
+                    };
+                    rows.push([
+                        name,
+                        p.token_id.clone(),
+                        p.server_url.clone(),
+                        p.secret_location.clone(),
+                    ]);
+                }
+                let widths: Vec<usize> = (0..4)
+                    .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+                    .collect();
+                let mut text = String::new();
+                for row in rows {
+                    let line: Vec<String> = row
+                        .iter()
+                        .enumerate()
+                        .map(|(i, cell)| format!("{cell:<width$}", width = widths[i]))
+                        .collect();
+                    text.push_str(line.join("  ").trim_end());
+                    text.push('\n');
+                }
+                text.push_str(&format!(
+                    "config: {}\nkeyring: {}\n",
+                    r.config_path, r.backend
+                ));
+                text
+            })?;
+        }
+        Args::Remove { output } => {
+            let report = send(profile, AuthCommand::Remove)?;
+            print(&report, output, |r| {
+                r.profiles
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{} Removed the secret of profile '{}' ({}) from the keyring ({})\n",
+                            check(),
+                            p.profile,
+                            p.token_id,
+                            r.backend
+                        )
+                    })
+                    .collect()
+            })?;
+        }
+        Args::Check { output } => {
+            let report = send(profile, AuthCommand::Check)?;
+            print(&report, output, |r| {
+                r.profiles
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{} {} works: workspace '{}' at {}\n",
+                            check(),
+                            p.token_id,
+                            p.workspace.as_deref().unwrap_or(""),
+                            p.server_url
+                        )
+                    })
+                    .collect()
+            })?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

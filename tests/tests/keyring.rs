@@ -1,0 +1,264 @@
+//! Credentials in the OS keyring, for real: gnome-keyring's Secret Service on
+//! a private D-Bus, and the kernel keyutils store. Checked from outside with
+//! `secret-tool` and `keyctl`, the tools a user would use.
+
+use mws_e2e::{ok, start_emulator, stderr, Emulator, SessionBus, World};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+/// A world whose daemon uses a fresh, unlocked gnome-keyring.
+fn keyring_world() -> (World, SessionBus, Emulator) {
+    let mut world = World::new();
+    let mut bus = SessionBus::start();
+    bus.start_keyring(&world);
+    world.set("DBUS_SESSION_BUS_ADDRESS", bus.address.clone());
+    world.set("MWS_KEYRING", "secret-service");
+    let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
+    (world, bus, emulator)
+}
+
+/// Runs `mws ARGS` with `input` on stdin.
+fn mws_with_stdin(world: &World, args: &[&str], input: &str) -> Output {
+    let mut child = world
+        .command(mws_e2e::bin("mws"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mws");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn secret_tool_lookup(bus: &SessionBus, token_id: &str) -> String {
+    let out = Command::new("secret-tool")
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .args(["lookup", "service", "mws", "username", token_id])
+        .output()
+        .expect("secret-tool (Debian package libsecret-tools)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn auth_set_keeps_the_secret_in_the_keyring_only() {
+    let (world, bus, emulator) = keyring_world();
+    let out = mws_with_stdin(
+        &world,
+        &[
+            "--profile",
+            "work",
+            "auth",
+            "set",
+            "--token-id",
+            &emulator.token_id,
+            "--server-url",
+            &emulator.url,
+            "--secret-stdin",
+        ],
+        &format!("{}\n", emulator.token_secret),
+    );
+    let said = ok(&out);
+    assert!(
+        said.contains("workspace 'acme-ml'"),
+        "checked with the server: {said}"
+    );
+    assert!(said.contains("Secret Service"), "{said}");
+    assert_eq!(
+        secret_tool_lookup(&bus, &emulator.token_id),
+        emulator.token_secret
+    );
+
+    let config = std::fs::read_to_string(world.path("home/.modal.toml")).unwrap();
+    assert!(config.contains(&emulator.token_id), "{config}");
+    assert!(!config.contains(&emulator.token_secret), "{config}");
+
+    // No secret in any variable or file: the commands work from the keyring.
+    ok(&world.mws(&["proxy-tokens", "list"]));
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&world.mws(&["auth", "list", "--json"]))).unwrap();
+    assert_eq!(listed["profiles"][0]["profile"], "work");
+    assert_eq!(listed["profiles"][0]["secret_location"], "keyring");
+    let checked = ok(&world.mws(&["auth", "check"]));
+    assert!(checked.contains("acme-ml"), "{checked}");
+
+    // Removed from the keyring: the profile's secret is now nowhere, and the
+    // error says so and what to do.
+    ok(&world.mws(&["auth", "remove"]));
+    assert_eq!(secret_tool_lookup(&bus, &emulator.token_id), "");
+    ok(&world.mws(&["daemon", "restart"]));
+    let out = world.mws(&["proxy-tokens", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("profile 'work'") && err.contains("mws auth set"),
+        "{err}"
+    );
+}
+
+#[test]
+fn auth_set_refuses_a_wrong_secret_and_stores_nothing() {
+    let (world, bus, emulator) = keyring_world();
+    let out = mws_with_stdin(
+        &world,
+        &[
+            "auth",
+            "set",
+            "--token-id",
+            &emulator.token_id,
+            "--server-url",
+            &emulator.url,
+            "--secret-stdin",
+        ],
+        "as-not-the-right-one\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("Error: Invalid token ID or token secret."),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(secret_tool_lookup(&bus, &emulator.token_id), "");
+    assert!(!world.path("home/.modal.toml").exists());
+
+    // Without --secret-stdin and without a terminal there is no way in.
+    let out = world.mws(&["auth", "set", "--token-id", &emulator.token_id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--secret-stdin"), "{}", stderr(&out));
+}
+
+#[test]
+fn import_with_scrub_moves_secrets_and_keeps_the_rest_of_the_file() {
+    let (world, bus, emulator) = keyring_world();
+    let other = start_emulator(&world.path("emu2"), &[]).expect("second emulator");
+    let original = format!(
+        "# Modal profiles, hand-edited\n\
+         [work]  # the day job\n\
+         token_id = \"{}\"\n\
+         token_secret = \"{}\"  # to be moved\n\
+         server_url = \"{}\"\n\
+         active = true\n\
+         environment = \"prod\"\n\
+         \n\
+         [side]\n\
+         token_id = \"{}\"\n\
+         token_secret = \"{}\"\n\
+         server_url = \"{}\"\n",
+        emulator.token_id,
+        emulator.token_secret,
+        emulator.url,
+        other.token_id,
+        other.token_secret,
+        other.url
+    );
+    let path = world.path("home/.modal.toml");
+    std::fs::write(&path, &original).unwrap();
+
+    let out = world.mws(&["auth", "import", "--all", "--scrub"]);
+    ok(&out);
+    assert!(
+        stderr(&out).contains("MODAL_TOKEN_SECRET"),
+        "warns about the official client: {}",
+        stderr(&out)
+    );
+    assert_eq!(
+        secret_tool_lookup(&bus, &emulator.token_id),
+        emulator.token_secret
+    );
+    assert_eq!(
+        secret_tool_lookup(&bus, &other.token_id),
+        other.token_secret
+    );
+
+    let scrubbed = std::fs::read_to_string(&path).unwrap();
+    assert!(!scrubbed.contains("token_secret"), "{scrubbed}");
+    let expected: String = original
+        .lines()
+        .filter(|l| !l.starts_with("token_secret"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(scrubbed, expected, "everything but the secrets is intact");
+
+    ok(&world.mws(&["proxy-tokens", "list"]));
+    ok(&world.mws(&["--profile", "side", "proxy-tokens", "list"]));
+}
+
+#[test]
+fn keyring_unavailable_is_an_actionable_error() {
+    let mut world = World::new();
+    let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
+    world.set("MWS_KEYRING", "secret-service");
+    world.set("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+    let out = mws_with_stdin(
+        &world,
+        &[
+            "auth",
+            "set",
+            "--token-id",
+            &emulator.token_id,
+            "--server-url",
+            &emulator.url,
+            "--secret-stdin",
+            "--no-verify",
+        ],
+        &format!("{}\n", emulator.token_secret),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("Secret Service"), "names the backend: {err}");
+    assert!(err.contains("MWS_KEYRING=keyutils"), "names a fix: {err}");
+    assert!(!err.contains(&emulator.token_secret));
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn keyutils_backend_works_without_a_secret_service() {
+    let mut world = World::new();
+    let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
+    world.set("MWS_KEYRING", "keyutils");
+    let out = mws_with_stdin(
+        &world,
+        &[
+            "auth",
+            "set",
+            "--token-id",
+            &emulator.token_id,
+            "--server-url",
+            &emulator.url,
+            "--secret-stdin",
+        ],
+        &format!("{}\n", emulator.token_secret),
+    );
+    assert!(ok(&out).contains("kernel keyutils"), "{}", stdout_of(&out));
+    // Seen from outside, with keyctl.
+    let id = Command::new("keyctl")
+        .args([
+            "search",
+            "@u",
+            "user",
+            &format!("mws:{}", emulator.token_id),
+        ])
+        .output()
+        .expect("keyctl (Debian package keyutils)");
+    let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    assert!(!id.is_empty(), "key not found in the user keyring");
+    let printed = Command::new("keyctl")
+        .args(["print", &id])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&printed.stdout).trim(),
+        emulator.token_secret
+    );
+    ok(&world.mws(&["proxy-tokens", "list"]));
+    ok(&world.mws(&["auth", "remove"]));
+}
+
+fn stdout_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
