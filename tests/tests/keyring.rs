@@ -262,3 +262,129 @@ fn keyutils_backend_works_without_a_secret_service() {
 fn stdout_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Every file under `root` (recursively) whose bytes contain `needle`.
+fn files_containing(
+    root: &std::path::Path,
+    needle: &str,
+    skip: &dyn Fn(&std::path::Path) -> bool,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() && !skip(&path) {
+                if let Ok(bytes) = std::fs::read(&path) {
+                    if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                        found.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Processes whose argv contains `needle`.
+fn processes_with_argv_containing(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            if cmdline
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+            {
+                found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_secret_in_logs_files_or_argv_even_at_trace_level() {
+    let (mut world, _bus, emulator) = keyring_world();
+    world.set("MWS_LOG", "trace");
+    ok(&mws_with_stdin(
+        &world,
+        &[
+            "auth",
+            "set",
+            "--token-id",
+            &emulator.token_id,
+            "--server-url",
+            &emulator.url,
+            "--secret-stdin",
+        ],
+        &format!("{}\n", emulator.token_secret),
+    ));
+    let created: serde_json::Value = serde_json::from_str(&ok(&world.mws(&[
+        "proxy-tokens",
+        "create",
+        "--name",
+        "hygiene",
+        "--json",
+    ])))
+    .unwrap();
+    let proxy_secret = created["Modal-Secret"].as_str().unwrap().to_string();
+    let id = created["Modal-Key"].as_str().unwrap().to_string();
+    let argv_seen = processes_with_argv_containing(&emulator.token_secret);
+    for args in [
+        vec!["members", "list"],
+        vec!["members", "list", "--json"],
+        vec!["proxy-tokens", "list", "--json"],
+        vec!["proxy-tokens", "list", "-e", "prod"],
+        vec!["proxy-tokens", "update", &id, "name", "renamed"],
+        vec!["proxy-tokens", "allow", &id, "prod"],
+        vec!["proxy-tokens", "revoke", &id, "prod"],
+        vec!["proxy-tokens", "update", "wk-missing", "name", "x"],
+        vec!["auth", "list"],
+        vec!["auth", "check"],
+        vec!["daemon", "status", "--json"],
+    ] {
+        let out = world.mws(&args);
+        assert!(!String::from_utf8_lossy(&out.stderr).contains(&emulator.token_secret));
+    }
+    // A wrong secret in the environment must not show up either.
+    world.set("MODAL_TOKEN_ID", emulator.token_id.clone());
+    world.set("MODAL_TOKEN_SECRET", "as-wrong-secret-for-hygiene");
+    world.set("MODAL_SERVER_URL", emulator.url.clone());
+    let out = world.mws(&["proxy-tokens", "list"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong-secret-for-hygiene"));
+    world
+        .unset("MODAL_TOKEN_ID")
+        .unset("MODAL_TOKEN_SECRET")
+        .unset("MODAL_SERVER_URL");
+    ok(&world.mws(&["proxy-tokens", "delete", &id, "-y"]));
+
+    let log = std::fs::read_to_string(world.path("state/mws/mwsd.log")).expect("daemon log");
+    assert!(
+        log.lines().count() > 20,
+        "trace logging is on: {} lines",
+        log.lines().count()
+    );
+    // The emulator's SQLite store is the server's side (it keeps replayable
+    // answers for idempotency); everything else of this user is checked.
+    let skip = |p: &std::path::Path| p.to_string_lossy().contains("emulator.db");
+    for secret in [
+        emulator.token_secret.as_str(),
+        proxy_secret.as_str(),
+        "as-wrong-secret-for-hygiene",
+    ] {
+        assert!(!log.contains(secret), "secret in the daemon log");
+        let files = files_containing(world.root.path(), secret, &skip);
+        assert!(files.is_empty(), "secret found in {files:?}");
+    }
+    assert!(argv_seen.is_empty(), "secret in argv: {argv_seen:?}");
+    let argv_now = processes_with_argv_containing(&emulator.token_secret);
+    assert!(argv_now.is_empty(), "secret in argv: {argv_now:?}");
+}
