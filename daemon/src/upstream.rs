@@ -5,8 +5,12 @@
 //! each retry, the attempt number). Transient statuses are retried a bounded
 //! number of times with exponential backoff; everything else fails at once.
 //! A server that cannot be reached is reported as such, naming the URL, within
-//! about ten seconds (connect timeout × attempts + backoff), instead of the
-//! official client's minute of retries.
+//! about ten seconds, instead of the official client's minute of retries: a
+//! refused or unroutable connection fails each attempt within the connect
+//! timeout; a server that accepts the connection but never speaks HTTP/2 (a
+//! black-holing proxy, a hung process) is noticed by an unanswered HTTP/2
+//! PING ([`KEEPALIVE_INTERVAL`] + [`KEEPALIVE_TIMEOUT`]), and no new attempt
+//! starts once a logical call has used [`RETRY_BUDGET`].
 
 use crate::config::Identity;
 use mws_ipc::{ErrorKind, ErrorReply, Secret};
@@ -27,6 +31,15 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long one attempt may take in all.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// With a call open and nothing heard from the server for this long, send an
+/// HTTP/2 PING (a live server acknowledges it at once, even while a slow
+/// handler runs; nothing is sent on a connection without open calls).
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// An unacknowledged PING fails the connection after this long.
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// No retry starts after a logical call has taken this long, so a silent
+/// server costs one keep-alive timeout, not one per attempt.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(8);
 
 /// Settings shared by every upstream client of the daemon.
 #[derive(Debug, Clone)]
@@ -141,8 +154,8 @@ impl Upstream {
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
             .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_timeout(Duration::from_secs(10))
+            .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+            .keep_alive_timeout(KEEPALIVE_TIMEOUT)
             .user_agent(user_agent)
             .map_err(|e| bad_url(&e))?;
         if url.starts_with("https://") {
@@ -212,6 +225,7 @@ impl Upstream {
         Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
     {
         let key = uuid::Uuid::new_v4().to_string();
+        let started = std::time::Instant::now();
         let mut delay = FIRST_BACKOFF;
         let mut attempt = 0;
         loop {
@@ -224,7 +238,10 @@ impl Upstream {
                 Err(status) => {
                     self.stats.errors.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(method, attempt, code = ?status.code(), "upstream call failed");
-                    if is_transient(status.code()) && attempt < MAX_RETRIES {
+                    if is_transient(status.code())
+                        && attempt < MAX_RETRIES
+                        && started.elapsed() + delay < RETRY_BUDGET
+                    {
                         tokio::time::sleep(delay).await;
                         attempt += 1;
                         delay *= 2;
