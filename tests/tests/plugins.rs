@@ -324,17 +324,31 @@ fn expiry_alerts_fire_once_at_the_right_threshold_and_reach_watchers() {
             )
         })
         .collect();
-    assert_eq!(seen.len(), 2, "{events:?}");
+    // (The demo seed's own tokens are old, so they are announced too.)
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "announced twice: {seen:?}");
     assert!(
         seen.contains(&(aging.clone(), "warning".into())),
         "{seen:?}"
     );
     assert!(seen.contains(&(old.clone(), "expired".into())), "{seen:?}");
-    assert!(!seen.iter().any(|(id, _)| *id == fresh));
+    assert!(!seen.iter().any(|(id, _)| *id == fresh), "{seen:?}");
 
     let listed = json_of(&ok(&world.mws(&["alerts", "--json"])));
     let listed = listed.as_array().unwrap();
-    assert_eq!(listed.len(), 2, "{listed:?}");
+    let mut current: Vec<(String, String)> = listed
+        .iter()
+        .map(|a| {
+            (
+                a["token_id"].as_str().unwrap().to_string(),
+                a["level"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    current.sort();
+    assert_eq!(current, unique, "{listed:?}");
     let old_alert = listed.iter().find(|a| a["token_id"] == old).unwrap();
     assert_eq!(old_alert["level"], "expired");
     assert_eq!(old_alert["plugin"], "expiry");
@@ -427,7 +441,7 @@ fn an_aborting_plugin_is_quarantined_and_nothing_else_is_hurt() {
     let (world, emulator) = world_with_emulator();
     install(&world, "csv");
     install(&world, "expiry");
-    let testing = install(&world, "testing");
+    install(&world, "testing");
     let before = ok(&world.mws(&["proxy-tokens", "list", "--json"]));
     let daemon = world.daemon_pid().expect("daemon running");
     let calls = emulator.count("WebhookTokenList");
@@ -471,14 +485,12 @@ fn an_aborting_plugin_is_quarantined_and_nothing_else_is_hurt() {
     );
 
     // Replacing the file (a fixed version) lifts the quarantine.
-    std::thread::sleep(Duration::from_millis(20));
     install_file(
         &world,
         &plugin_dir().join("libmws_plugin_testing.so"),
         "libmws_plugin_testing.so",
         0o644,
     );
-    let _ = testing;
     assert_eq!(plugin(&plugins(&world), "testing")["state"], "loaded");
 }
 
