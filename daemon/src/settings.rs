@@ -105,8 +105,10 @@ pub fn parse(text: &str) -> Result<Settings, String> {
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| e.message().replace('\n', " "))?;
-    let mut settings = Settings::default();
-    settings.plugins = crate::plugins::PluginSettings::parse(table.get("plugins"))?;
+    let mut settings = Settings {
+        plugins: crate::plugins::PluginSettings::parse(table.get("plugins"))?,
+        ..Settings::default()
+    };
     if let Some(d) = seconds(&table, "cache", "max_age_secs")? {
         settings.max_age = d;
     }
