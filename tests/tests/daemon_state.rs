@@ -357,3 +357,55 @@ fn config_edits_are_picked_up_and_garbage_is_survived() {
     let errors = status["config_errors"].to_string();
     assert!(errors.contains(".modal.toml"), "{status}");
 }
+
+#[test]
+fn mws_watch_streams_json_lines() {
+    let (world, _emulator) = world_with_emulator();
+    let mut child = world
+        .command(mws_e2e::bin("mws"))
+        .args(["watch", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mws watch");
+    let events_out = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(events_out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // The subscription is up once the daemon counts it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = world.mws(&["daemon", "status", "--json"]);
+        let subscribed = serde_json::from_str::<serde_json::Value>(&stdout(&status))
+            .map(|s| s["subscribers"] == 1)
+            .unwrap_or(false);
+        if subscribed {
+            break;
+        }
+        assert!(Instant::now() < deadline, "mws watch did not subscribe");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let created: serde_json::Value = serde_json::from_str(&ok(&world.mws(&[
+        "proxy-tokens",
+        "create",
+        "--name",
+        "watched",
+        "--json",
+    ])))
+    .unwrap();
+    let line = lines
+        .recv_timeout(Duration::from_secs(5))
+        .expect("an event line");
+    let event: serde_json::Value = serde_json::from_str(&line).expect("one JSON object per line");
+    assert_eq!(event["type"], "token.created");
+    assert_eq!(event["workspace"], "acme-ml");
+    assert_eq!(event["after"]["token_id"], created["Modal-Key"]);
+    assert_eq!(event["after"]["name"], "watched");
+    assert!(event["time"].as_str().unwrap().ends_with("+00:00"), "{event}");
+    assert!(!line.contains(created["Modal-Secret"].as_str().unwrap()));
+    let _ = child.kill();
+    let _ = child.wait();
+}
