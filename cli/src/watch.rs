@@ -35,6 +35,8 @@ pub fn human_line(event: &Event, tz: &jiff::tz::TimeZone) -> String {
         v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
     };
     let what = match event.kind.split('.').next() {
+        // A plugin's alert (e.g. alert.token_age): its level and message.
+        Some("alert") => format!("{}: {}", text(subject, "level"), text(subject, "message")),
         Some("member") => {
             let mut who = text(subject, "email");
             if event.kind == "member.role_changed" {

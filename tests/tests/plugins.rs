@@ -132,7 +132,7 @@ fn compile_c(world: &World, source: &str, name: &str) -> PathBuf {
     out
 }
 
-/// `mws watch`: a JSON-lines subscriber (examples/watch.py).
+/// A `mws watch --json` subscriber.
 struct Watcher {
     child: Child,
     lines: mpsc::Receiver<String>,
@@ -141,17 +141,12 @@ struct Watcher {
 impl Watcher {
     fn start(world: &World) -> Watcher {
         let mut child = world
-            .command("python3")
-            .arg(workspace_root().join("examples/watch.py"))
+            .command(mws_e2e::bin("mws"))
+            .args(["watch", "--json"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::inherit())
             .spawn()
-            .expect("python3 examples/watch.py");
-        let mut line = String::new();
-        BufReader::new(child.stderr.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "subscribed", "watch.py: {line}");
+            .expect("mws watch");
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -161,6 +156,16 @@ impl Watcher {
                 }
             }
         });
+        // Subscribed once the daemon counts it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = json_of(&ok(&world.mws(&["daemon", "status", "--json"])));
+            if status["subscribers"].as_u64().unwrap_or(0) >= 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "mws watch did not subscribe");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         Watcher { child, lines }
     }
 
@@ -590,4 +595,26 @@ fn a_plugin_added_while_the_daemon_runs_is_picked_up() {
     let log = std::fs::read_to_string(world.path("state/mws/mwsd.log")).unwrap_or_default();
     assert!(log.contains("plugin loaded"), "{log}");
     assert!(ok(&world.mws(&["proxy-tokens", "list", "--format", "csv"])).starts_with("name,"));
+}
+
+#[test]
+fn a_hanging_plugin_is_stopped_at_the_timeout_and_quarantined() {
+    let (world, _emulator) = world_with_emulator();
+    let config = world.path("config/mws/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[plugins]\ntimeout_secs = 1\n").unwrap();
+    install(&world, "testing");
+    install(&world, "csv");
+    let started = Instant::now();
+    let out = world.mws(&["members", "list", "--format", "slow"]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("plugin 'testing' did not answer within 1 s; the plugin host was stopped while rendering format 'slow'; it is quarantined"),
+        "{err}"
+    );
+    let list = plugins(&world);
+    assert_eq!(plugin(&list, "testing")["state"], "quarantined");
+    assert!(ok(&world.mws(&["members", "list", "--format", "csv"])).starts_with("name,"));
 }
