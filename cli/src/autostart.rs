@@ -19,7 +19,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -56,7 +55,7 @@ pub enum StartError {
 pub fn start(runtime_dir: &Path, socket: &Path, program: Option<&Path>) -> Result<(), StartError> {
     paths::ensure_runtime_dir(runtime_dir)?;
     let _lock = lock(&runtime_dir.join(START_LOCK_NAME))?;
-    if UnixStream::connect(socket).is_ok() {
+    if crate::client::connect(socket).is_ok() {
         return Ok(());
     }
     match program {

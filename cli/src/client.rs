@@ -20,12 +20,12 @@
 //!   have reached Modal — the user is told the outcome is unknown.
 
 use crate::autostart;
+use interprocess::local_socket::{prelude::*, GenericFilePath, Stream};
 use mws_ipc::codec::{self, CodecError};
 use mws_ipc::paths::{self, PathError};
 use mws_ipc::{ClientHello, Request, Response, ServerHello, PROTOCOL_VERSION};
 use std::io::{self, BufReader, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
@@ -195,7 +195,7 @@ impl Client {
             }
             Err(e) => return Err(Failure::Fatal(e.into())),
         }
-        let stream = match UnixStream::connect(&self.socket) {
+        let stream = match connect(&self.socket) {
             Ok(stream) => stream,
             Err(e) if is_absent(&e) => return Err(Failure::NoDaemon),
             Err(source) => {
@@ -206,7 +206,7 @@ impl Client {
             }
         };
         stream
-            .set_read_timeout(Some(RESPONSE_TIMEOUT))
+            .set_recv_timeout(Some(RESPONSE_TIMEOUT))
             .map_err(ClientError::Io)?;
         if let Err(e) = (&stream).write_all(frames) {
             // Not all of the request reached the daemon, so it cannot act on it.
@@ -251,14 +251,14 @@ impl Client {
     pub fn subscribe(&self, request: &Request) -> Result<Subscription, ClientError> {
         // Make sure a daemon of our version runs (this starts one if not).
         self.request(&Request::Ping, Retry::Safe)?;
-        let stream = UnixStream::connect(&self.socket).map_err(|source| ClientError::Connect {
+        let stream = connect(&self.socket).map_err(|source| ClientError::Connect {
             path: self.socket.clone(),
             source,
         })?;
         let frames = encode(request)?;
         (&stream).write_all(&frames).map_err(ClientError::Io)?;
         let mut reader = BufReader::with_capacity(64 * 1024, stream);
-        let read = |reader: &mut BufReader<UnixStream>| -> Result<Response, ClientError> {
+        let read = |reader: &mut BufReader<Stream>| -> Result<Response, ClientError> {
             codec::read_frame::<_, Response>(reader).map_err(|e| match e {
                 CodecError::Closed => ClientError::DaemonDied,
                 CodecError::Io(e) => ClientError::Io(e),
@@ -279,7 +279,7 @@ impl Client {
 
     /// True when something accepts connections on the socket.
     pub fn answers(&self) -> bool {
-        UnixStream::connect(&self.socket).is_ok()
+        connect(&self.socket).is_ok()
     }
 
     /// Waits (bounded) until the daemon with `pid` has exited and its socket
@@ -326,7 +326,7 @@ impl Default for Client {
 /// A stream of responses after a `Watch` request.
 pub struct Subscription {
     first: Option<Response>,
-    reader: BufReader<UnixStream>,
+    reader: BufReader<Stream>,
 }
 
 impl Subscription {
@@ -412,31 +412,20 @@ fn is_zombie(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-/// The pid of the process at the other end of the socket (Linux).
-#[cfg(target_os = "linux")]
-fn peer_pid(stream: &UnixStream) -> Option<i32> {
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: SO_PEERCRED writes at most `len` bytes into `cred`.
-    let rc = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0 && cred.pid > 0).then_some(cred.pid)
+/// Connects to the daemon's socket (an `interprocess` local socket: a Unix
+/// domain socket here).
+pub(crate) fn connect(path: &Path) -> io::Result<Stream> {
+    let name = path.to_fs_name::<GenericFilePath>()?;
+    Stream::connect(name)
 }
 
-#[cfg(not(target_os = "linux"))]
-fn peer_pid(_stream: &UnixStream) -> Option<i32> {
-    None
+/// The pid of the process at the other end of the socket.
+fn peer_pid(stream: &Stream) -> Option<i32> {
+    stream
+        .peer_creds()
+        .ok()
+        .and_then(|creds| creds.pid())
+        .filter(|pid| *pid > 0)
 }
 
 #[cfg(test)]
