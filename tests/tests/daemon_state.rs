@@ -404,7 +404,10 @@ fn mws_watch_streams_json_lines() {
     assert_eq!(event["workspace"], "acme-ml");
     assert_eq!(event["after"]["token_id"], created["Modal-Key"]);
     assert_eq!(event["after"]["name"], "watched");
-    assert!(event["time"].as_str().unwrap().ends_with("+00:00"), "{event}");
+    assert!(
+        event["time"].as_str().unwrap().ends_with("+00:00"),
+        "{event}"
+    );
     assert!(!line.contains(created["Modal-Secret"].as_str().unwrap()));
     let _ = child.kill();
     let _ = child.wait();
