@@ -67,6 +67,22 @@ fn print(
     Ok(())
 }
 
+/// One success line per profile of a report, from a template with
+/// `{profile}`, `{token}` and `{backend}`.
+fn per_profile(report: &AuthReport, template: &str) -> String {
+    report
+        .profiles
+        .iter()
+        .map(|p| {
+            let line = template
+                .replace("{profile}", &p.profile)
+                .replace("{token}", &p.token_id)
+                .replace("{backend}", &report.backend);
+            format!("{} {line}\n", check())
+        })
+        .collect()
+}
+
 fn check() -> &'static str {
     if term::color(1) {
         "\u{1b}[32m✓\u{1b}[0m"
@@ -121,18 +137,7 @@ pub fn run(profile: Option<String>, command: Args) -> anyhow::Result<ExitCode> {
                 if r.profiles.is_empty() {
                     return format!("No token_secret found in {}\n", r.config_path);
                 }
-                r.profiles
-                    .iter()
-                    .map(|p| {
-                        format!(
-                            "{} Moved the secret of profile '{}' ({}) into the keyring ({})\n",
-                            check(),
-                            p.profile,
-                            p.token_id,
-                            r.backend
-                        )
-                    })
-                    .collect()
+                per_profile(r, "Moved the secret of profile '{profile}' ({token}) into the keyring ({backend})")
             })?;
         }
         Args::List { output } => {
@@ -180,18 +185,7 @@ pub fn run(profile: Option<String>, command: Args) -> anyhow::Result<ExitCode> {
         Args::Remove { output } => {
             let report = send(profile, AuthCommand::Remove)?;
             print(&report, output, |r| {
-                r.profiles
-                    .iter()
-                    .map(|p| {
-                        format!(
-                            "{} Removed the secret of profile '{}' ({}) from the keyring ({})\n",
-                            check(),
-                            p.profile,
-                            p.token_id,
-                            r.backend
-                        )
-                    })
-                    .collect()
+                per_profile(r, "Removed the secret of profile '{profile}' ({token}) from the keyring ({backend})")
             })?;
         }
         Args::Check { output } => {

@@ -36,6 +36,21 @@ fn mws_with_stdin(world: &World, args: &[&str], input: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `mws [--profile P] auth set` for an emulator's credential, the secret on stdin.
+fn auth_set(world: &World, emulator: &Emulator, secret: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "auth",
+        "set",
+        "--token-id",
+        &emulator.token_id,
+        "--server-url",
+        &emulator.url,
+        "--secret-stdin",
+    ];
+    args.extend(extra);
+    mws_with_stdin(world, &args, &format!("{secret}\n"))
+}
+
 fn secret_tool_lookup(bus: &SessionBus, token_id: &str) -> String {
     let out = Command::new("secret-tool")
         .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
@@ -48,21 +63,10 @@ fn secret_tool_lookup(bus: &SessionBus, token_id: &str) -> String {
 #[test]
 fn auth_set_keeps_the_secret_in_the_keyring_only() {
     let (world, bus, emulator) = keyring_world();
-    let out = mws_with_stdin(
-        &world,
-        &[
-            "--profile",
-            "work",
-            "auth",
-            "set",
-            "--token-id",
-            &emulator.token_id,
-            "--server-url",
-            &emulator.url,
-            "--secret-stdin",
-        ],
-        &format!("{}\n", emulator.token_secret),
-    );
+    let mut world = world;
+    world.set("MODAL_PROFILE", "work");
+    let out = auth_set(&world, &emulator, &emulator.token_secret, &[]);
+    world.unset("MODAL_PROFILE");
     let said = ok(&out);
     assert!(
         said.contains("workspace 'acme-ml'"),
@@ -104,19 +108,7 @@ fn auth_set_keeps_the_secret_in_the_keyring_only() {
 #[test]
 fn auth_set_refuses_a_wrong_secret_and_stores_nothing() {
     let (world, bus, emulator) = keyring_world();
-    let out = mws_with_stdin(
-        &world,
-        &[
-            "auth",
-            "set",
-            "--token-id",
-            &emulator.token_id,
-            "--server-url",
-            &emulator.url,
-            "--secret-stdin",
-        ],
-        "as-not-the-right-one\n",
-    );
+    let out = auth_set(&world, &emulator, "as-not-the-right-one", &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).starts_with("Error: Invalid token ID or token secret."),
@@ -194,20 +186,7 @@ fn keyring_unavailable_is_an_actionable_error() {
     let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
     world.set("MWS_KEYRING", "secret-service");
     world.set("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
-    let out = mws_with_stdin(
-        &world,
-        &[
-            "auth",
-            "set",
-            "--token-id",
-            &emulator.token_id,
-            "--server-url",
-            &emulator.url,
-            "--secret-stdin",
-            "--no-verify",
-        ],
-        &format!("{}\n", emulator.token_secret),
-    );
+    let out = auth_set(&world, &emulator, &emulator.token_secret, &["--no-verify"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("Secret Service"), "names the backend: {err}");
@@ -221,19 +200,7 @@ fn keyutils_backend_works_without_a_secret_service() {
     let mut world = World::new();
     let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
     world.set("MWS_KEYRING", "keyutils");
-    let out = mws_with_stdin(
-        &world,
-        &[
-            "auth",
-            "set",
-            "--token-id",
-            &emulator.token_id,
-            "--server-url",
-            &emulator.url,
-            "--secret-stdin",
-        ],
-        &format!("{}\n", emulator.token_secret),
-    );
+    let out = auth_set(&world, &emulator, &emulator.token_secret, &[]);
     assert!(ok(&out).contains("kernel keyutils"), "{}", stdout_of(&out));
     // Seen from outside, with keyctl.
     let id = Command::new("keyctl")
@@ -314,19 +281,7 @@ fn processes_with_argv_containing(needle: &str) -> Vec<String> {
 fn no_secret_in_logs_files_or_argv_even_at_trace_level() {
     let (mut world, _bus, emulator) = keyring_world();
     world.set("MWS_LOG", "trace");
-    ok(&mws_with_stdin(
-        &world,
-        &[
-            "auth",
-            "set",
-            "--token-id",
-            &emulator.token_id,
-            "--server-url",
-            &emulator.url,
-            "--secret-stdin",
-        ],
-        &format!("{}\n", emulator.token_secret),
-    ));
+    ok(&auth_set(&world, &emulator, &emulator.token_secret, &[]));
     let created: serde_json::Value = serde_json::from_str(&ok(&world.mws(&[
         "proxy-tokens",
         "create",
