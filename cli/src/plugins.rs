@@ -52,7 +52,7 @@ pub fn render(kind: &str, format: &str, json: String) -> anyhow::Result<String> 
     })?;
     match response {
         Response::Rendered(text) => Ok(text),
-        other => Err(CommandError::Unexpected(format!("{other:?}")).into()),
+        _ => Err(CommandError::Unexpected("not rendered output".into()).into()),
     }
 }
 

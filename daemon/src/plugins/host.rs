@@ -76,6 +76,9 @@ impl Host {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        // PR_SET_PDEATHSIG fires when the *thread* that forked exits; hosts
+        // are spawned from async tasks, i.e. on tokio worker threads, which
+        // live as long as the daemon's runtime.
         // SAFETY: prctl is async-signal-safe and touches no memory of ours;
         // this runs in the child between fork and exec.
         unsafe {
@@ -118,7 +121,8 @@ impl Host {
             other => {
                 host.kill().await;
                 Err(HostError::Spawn(format!(
-                    "unexpected first message {other:?}"
+                    "unexpected first message {}",
+                    other.name()
                 )))
             }
         }

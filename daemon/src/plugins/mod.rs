@@ -502,7 +502,7 @@ impl Plugins {
                         &path,
                         candidate.id,
                         None,
-                        format!("answered a load with {other:?}"),
+                        format!("answered a load with {}", other.name()),
                     )
                     .await;
                     return false;
@@ -576,7 +576,7 @@ impl Plugins {
                 Err(format!("plugin '{name}' failed while {doing}: {reason}"))
             }
             Ok(other) => {
-                let reason = format!("answered {doing} with {other:?}");
+                let reason = format!("answered {doing} with {}", other.name());
                 let info = state.entries[entry].info.clone();
                 self.quarantine(state, &path, id, Some(info), reason.clone())
                     .await;

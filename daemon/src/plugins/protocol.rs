@@ -56,6 +56,19 @@ pub enum FromHost {
     Failed { reason: String },
 }
 
+impl FromHost {
+    /// The message's name, for errors (never its contents).
+    pub fn name(&self) -> &'static str {
+        match self {
+            FromHost::Ready => "Ready",
+            FromHost::Loaded { .. } => "Loaded",
+            FromHost::Refused { .. } => "Refused",
+            FromHost::Output { .. } => "Output",
+            FromHost::Failed { .. } => "Failed",
+        }
+    }
+}
+
 /// Why a frame could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
