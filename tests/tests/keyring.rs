@@ -343,3 +343,39 @@ fn no_secret_in_logs_files_or_argv_even_at_trace_level() {
     let argv_now = processes_with_argv_containing(&emulator.token_secret);
     assert!(argv_now.is_empty(), "secret in argv: {argv_now:?}");
 }
+
+#[test]
+fn a_locked_keyring_is_an_actionable_error() {
+    let (world, bus, emulator) = keyring_world();
+    ok(&auth_set(&world, &emulator, &emulator.token_secret, &[]));
+    // Lock the login collection the way a screen locker would.
+    let locked = Command::new("dbus-send")
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.Lock",
+            "array:objpath:/org/freedesktop/secrets/collection/login",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        locked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&locked.stderr)
+    );
+    // A new daemon has no cached secret and must ask the locked keyring.
+    ok(&world.mws(&["daemon", "restart"]));
+    let out = world.mws(&["proxy-tokens", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.starts_with("Error: "), "{err}");
+    assert!(err.contains("Secret Service"), "names the backend: {err}");
+    assert!(
+        err.to_lowercase().contains("unlock"),
+        "says how to fix it: {err}"
+    );
+    assert!(!err.contains(&emulator.token_secret));
+}
