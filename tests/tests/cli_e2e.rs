@@ -491,3 +491,59 @@ fn stale_socket_file_is_replaced() {
     assert!(dir.join("mwsd.sock").exists());
     ok(&world.mws(&["proxy-tokens", "list"]));
 }
+
+#[test]
+fn a_daemon_of_another_protocol_version_is_replaced() {
+    let mut world = World::new();
+    let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
+    world.use_emulator(&emulator);
+    let dir = world.path("run/mws");
+    std::fs::create_dir_all(&dir).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    // An "old daemon": answers every hello with protocol version 99.
+    let hello = mws_ipc::codec::encode_frame(&mws_ipc::ServerHello {
+        protocol_version: 99,
+        daemon_version: "0.0.1".into(),
+        pid: 0,
+        features: vec![],
+        error: Some("protocol version 1 is not supported".into()),
+    })
+    .unwrap();
+    let hex: String = hello.iter().map(|b| format!("{b:02x}")).collect();
+    let script = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(8)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.recv(65536)
+    c.sendall(bytes.fromhex(sys.argv[2]))
+    c.close()
+"#;
+    let mut old = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(dir.join("mwsd.sock"))
+        .arg(hex)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(old.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ready");
+
+    let out = ok(&world.mws(&["proxy-tokens", "list", "--json"]));
+    assert!(out.contains("wk-"), "{out}");
+    // The old daemon was asked to go (SIGTERM) and a current one answers.
+    let status = old.wait().expect("old daemon exits");
+    assert!(!status.success(), "stopped by a signal: {status:?}");
+    let pid = world.daemon_pid().expect("a current daemon");
+    assert_ne!(pid, old.id());
+}
