@@ -402,6 +402,25 @@ fn status_text(status: &DaemonStatus) -> String {
     for error in &status.config_errors {
         let _ = writeln!(out, "config error: {error}");
     }
+    if !status.plugins.is_empty() {
+        let _ = writeln!(out, "plugins:    {}", status.plugins.len());
+    }
+    for plugin in &status.plugins {
+        let state = match plugin.state {
+            mws_ipc::PluginState::Loaded => "loaded".to_string(),
+            mws_ipc::PluginState::Refused => {
+                format!("refused: {}", plugin.reason.as_deref().unwrap_or(""))
+            }
+            mws_ipc::PluginState::Quarantined => {
+                format!("quarantined: {}", plugin.reason.as_deref().unwrap_or(""))
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  {} {} ({}): {state}",
+            plugin.name, plugin.version, plugin.path
+        );
+    }
     out
 }
 

@@ -639,6 +639,7 @@ impl Daemon {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            plugins: Vec::new(),
         }
     }
 
@@ -646,7 +647,11 @@ impl Daemon {
     pub async fn handle(&self, request: Request) -> Response {
         match request {
             Request::Ping => Response::Pong,
-            Request::Status => Response::Status(self.status()),
+            Request::Status => {
+                let mut status = self.status();
+                status.plugins = self.plugins.list().await;
+                Response::Status(status)
+            }
             Request::Shutdown => {
                 self.request_shutdown();
                 Response::Ok

@@ -318,6 +318,9 @@ pub struct DaemonStatus {
     /// Desktop notification state, e.g. `enabled`, `disabled`, or why
     /// unavailable.
     pub notifications: String,
+    /// Every plugin file found, with its state.
+    #[serde(default)]
+    pub plugins: Vec<PluginInfo>,
 }
 
 /// A change noticed in a workspace, streamed to `Watch` subscribers.
