@@ -194,10 +194,14 @@ fn daemon_killed_at_random_moments_loses_no_mutation() {
                 } else if delete_unknown.contains(token_id) {
                     // Its delete was interrupted: either outcome is fine.
                 } else {
-                    if ids != [token_id.clone()] {
+                    if ids.as_slice() != std::slice::from_ref(token_id) {
                         lost += 1;
                     }
-                    assert_eq!(ids, [token_id.clone()], "created {name} is missing");
+                    assert_eq!(
+                        ids,
+                        std::slice::from_ref(token_id),
+                        "created {name} is missing"
+                    );
                 }
             }
             Created::Failed => failed_but_made += ids.len(),
@@ -324,10 +328,10 @@ fn upstream_faults_are_retried_and_creates_happen_once() {
         let ids = truth.get(name).cloned().unwrap_or_default();
         match token_id {
             Some(id) => {
-                if ids != [id.clone()] {
+                if ids.as_slice() != std::slice::from_ref(id) {
                     lost += 1;
                 }
-                assert_eq!(&ids, &[id.clone()], "{name}");
+                assert_eq!(ids, std::slice::from_ref(id), "{name}");
             }
             None => {
                 assert!(ids.len() <= 1, "{name}: {ids:?}");
