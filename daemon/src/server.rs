@@ -46,7 +46,7 @@ fn secret_digest(secret: &mws_ipc::Secret) -> u64 {
 pub struct Daemon {
     started: Instant,
     socket: PathBuf,
-    upstream_settings: UpstreamSettings,
+    pub(crate) upstream_settings: UpstreamSettings,
     local_settings: LocalSettings,
     pub settings: SharedSettings,
     config_errors: Mutex<Vec<String>>,
@@ -54,10 +54,10 @@ pub struct Daemon {
     watcher: std::sync::OnceLock<Arc<crate::reload::ConfigWatcher>>,
     pub notification_state: Mutex<String>,
     watchers: std::sync::atomic::AtomicU32,
-    keyring: Result<crate::secrets::Keyring, crate::secrets::KeyringError>,
+    pub(crate) keyring: Result<crate::secrets::Keyring, crate::secrets::KeyringError>,
     /// Secrets read from the keyring, so a warm call never touches it; misses
     /// are remembered briefly.
-    keyring_cache: Mutex<HashMap<String, (Option<mws_ipc::Secret>, Instant)>>,
+    pub(crate) keyring_cache: Mutex<HashMap<String, (Option<mws_ipc::Secret>, Instant)>>,
     keyring_warned: std::sync::atomic::AtomicBool,
     sessions: Mutex<HashMap<IdentityKey, Arc<Session>>>,
     local: tokio::sync::Mutex<Option<LocalEmulator>>,
@@ -197,7 +197,7 @@ impl Daemon {
         }
     }
 
-    async fn resolve(&self, selection: &Selection) -> Result<Identity, ErrorReply> {
+    pub(crate) async fn resolve(&self, selection: &Selection) -> Result<Identity, ErrorReply> {
         let (resolved, is_new) = self.profiles.resolve(selection);
         if is_new {
             if let Some(watcher) = self.watcher.get() {
@@ -275,278 +275,6 @@ impl Daemon {
             }
             kept
         });
-    }
-
-    fn keyring(&self) -> Result<&crate::secrets::Keyring, ErrorReply> {
-        self.keyring.as_ref().map_err(|e| ErrorReply {
-            kind: ErrorKind::Credentials,
-            message: e.to_string(),
-        })
-    }
-
-    /// The keyring's secret for a token id, cached in memory.
-    async fn keyring_secret(
-        &self,
-        token_id: &str,
-    ) -> Result<Option<mws_ipc::Secret>, crate::secrets::KeyringError> {
-        const MISS_TTL: Duration = Duration::from_secs(30);
-        if let Some((secret, at)) = self
-            .keyring_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(token_id)
-        {
-            if secret.is_some() || at.elapsed() < MISS_TTL {
-                return Ok(secret.clone());
-            }
-        }
-        let keyring = self.keyring.as_ref().map_err(Clone::clone)?;
-        let secret = keyring.get(token_id).await?;
-        self.keyring_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(token_id.to_string(), (secret.clone(), Instant::now()));
-        Ok(secret)
-    }
-
-    fn forget_keyring_secret(&self, token_id: &str) {
-        self.keyring_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(token_id);
-    }
-
-    /// Checks a credential against its server (uncached): the workspace name.
-    async fn verify(&self, identity: &Identity) -> Result<String, ErrorReply> {
-        let upstream = Upstream::new(identity, &self.upstream_settings)?;
-        Ok(upstream.workspace_name_lookup().await?.workspace_name)
-    }
-
-    async fn auth(
-        &self,
-        selection: &Selection,
-        command: mws_ipc::AuthCommand,
-    ) -> Result<mws_ipc::AuthReport, ErrorReply> {
-        use mws_ipc::{AuthCommand, AuthProfile, AuthReport};
-        let path = config::config_path(selection);
-        let config_error = |e: config::ConfigError| ErrorReply {
-            kind: ErrorKind::Config,
-            message: e.to_string(),
-        };
-        let profile_name = config::selected_profile_name(selection).map_err(config_error)?;
-        let backend = |k: &crate::secrets::Keyring| k.backend_name().to_string();
-        match command {
-            AuthCommand::Set {
-                token_id,
-                server_url,
-                secret,
-                verify,
-            } => {
-                if !token_id.starts_with(mws_modal_api::prefixes::API_TOKEN_ID) {
-                    return Err(ErrorReply {
-                        kind: ErrorKind::BadRequest,
-                        message: format!("Token id '{token_id}' is not an API token id (they start with ak-; proxy tokens wk-… cannot be used here)"),
-                    });
-                }
-                if !secret
-                    .expose()
-                    .starts_with(mws_modal_api::prefixes::API_TOKEN_SECRET)
-                {
-                    return Err(ErrorReply {
-                        kind: ErrorKind::BadRequest,
-                        message: "The secret is not an API token secret (they start with as-)"
-                            .into(),
-                    });
-                }
-                let existing = config::summarize(&path)
-                    .map_err(config_error)?
-                    .into_iter()
-                    .find(|p| p.name == profile_name);
-                let url = server_url
-                    .clone()
-                    .or_else(|| selection.server_url.clone().filter(|u| !u.is_empty()))
-                    .or(existing.map(|p| p.server_url))
-                    .unwrap_or_else(|| config::DEFAULT_SERVER_URL.to_string());
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(config_error(config::ConfigError::BadServerUrl(url)));
-                }
-                let identity = Identity {
-                    server_url: url.trim_end_matches('/').to_string(),
-                    token_id: token_id.clone(),
-                    token_secret: secret.clone(),
-                    profile: Some(profile_name.clone()),
-                };
-                let workspace = if verify {
-                    Some(self.verify(&identity).await?)
-                } else {
-                    None
-                };
-                let keyring = self.keyring()?;
-                keyring
-                    .set(&token_id, secret)
-                    .await
-                    .map_err(|e| ErrorReply {
-                        kind: ErrorKind::Credentials,
-                        message: e.to_string(),
-                    })?;
-                self.forget_keyring_secret(&token_id);
-                crate::auth::write_profile(&path, &profile_name, &token_id, server_url.as_deref())?;
-                Ok(AuthReport {
-                    profiles: vec![AuthProfile {
-                        profile: profile_name,
-                        token_id,
-                        server_url: identity.server_url,
-                        secret_location: "keyring".into(),
-                        active: true,
-                        workspace,
-                    }],
-                    backend: backend(keyring),
-                    config_path: path.display().to_string(),
-                    notes: Vec::new(),
-                })
-            }
-            AuthCommand::Import { all, scrub } => {
-                let keyring = self.keyring()?;
-                let text = std::fs::read_to_string(&path).map_err(|e| ErrorReply {
-                    kind: ErrorKind::Config,
-                    message: format!("Could not read {}: {e}", path.display()),
-                })?;
-                let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ErrorReply {
-                    kind: ErrorKind::Config,
-                    message: format!(
-                        "Invalid Modal config file {}: {}",
-                        path.display(),
-                        e.message().replace('\n', " ")
-                    ),
-                })?;
-                let mut imported = Vec::new();
-                let mut notes = Vec::new();
-                for (name, value) in &table {
-                    if !all && *name != profile_name {
-                        continue;
-                    }
-                    let get = |k: &str| value.get(k).and_then(|v| v.as_str()).unwrap_or("");
-                    let (token_id, secret) = (get("token_id"), get("token_secret"));
-                    if token_id.is_empty() || secret.is_empty() {
-                        if !all {
-                            notes.push(format!(
-                                "Profile '{name}' has no token_secret in {}",
-                                path.display()
-                            ));
-                        }
-                        continue;
-                    }
-                    keyring
-                        .set(token_id, mws_ipc::Secret::new(secret.to_string()))
-                        .await
-                        .map_err(|e| ErrorReply {
-                            kind: ErrorKind::Credentials,
-                            message: e.to_string(),
-                        })?;
-                    self.forget_keyring_secret(token_id);
-                    imported.push(AuthProfile {
-                        profile: name.clone(),
-                        token_id: token_id.to_string(),
-                        server_url: value
-                            .get("server_url")
-                            .and_then(|v| v.as_str())
-                            .unwrap_or(config::DEFAULT_SERVER_URL)
-                            .to_string(),
-                        secret_location: if scrub { "keyring" } else { "keyring+file" }.into(),
-                        active: value
-                            .get("active")
-                            .and_then(|v| v.as_bool())
-                            .unwrap_or(false),
-                        workspace: None,
-                    });
-                }
-                if !all && imported.is_empty() && !table.contains_key(&profile_name) {
-                    return Err(config_error(config::ConfigError::UnknownProfile {
-                        profile: profile_name,
-                        path: path.display().to_string(),
-                    }));
-                }
-                if scrub && !imported.is_empty() {
-                    let names: Vec<String> = imported.iter().map(|p| p.profile.clone()).collect();
-                    crate::auth::scrub_secrets(&path, &names)?;
-                    notes.push(format!(
-                        "Removed token_secret from {} for {}. The official Python client (`modal`) will now need MODAL_TOKEN_SECRET for these profiles.",
-                        path.display(),
-                        names.join(", ")
-                    ));
-                }
-                Ok(AuthReport {
-                    profiles: imported,
-                    backend: backend(keyring),
-                    config_path: path.display().to_string(),
-                    notes,
-                })
-            }
-            AuthCommand::List => crate::auth::list(self.keyring.as_ref().ok(), selection).await,
-            AuthCommand::Remove => {
-                let keyring = self.keyring()?;
-                let summary = config::summarize(&path)
-                    .map_err(config_error)?
-                    .into_iter()
-                    .find(|p| p.name == profile_name);
-                let Some(token_id) = summary.as_ref().and_then(|s| s.token_id.clone()) else {
-                    return Err(config_error(config::ConfigError::UnknownProfile {
-                        profile: profile_name,
-                        path: path.display().to_string(),
-                    }));
-                };
-                let found = keyring.delete(&token_id).await.map_err(|e| ErrorReply {
-                    kind: ErrorKind::Credentials,
-                    message: e.to_string(),
-                })?;
-                self.forget_keyring_secret(&token_id);
-                if !found {
-                    return Err(ErrorReply {
-                        kind: ErrorKind::Credentials,
-                        message: format!("No secret for '{token_id}' (profile '{profile_name}') in the keyring ({}).", keyring.backend_name()),
-                    });
-                }
-                let mut notes = Vec::new();
-                if summary.map(|s| s.has_file_secret).unwrap_or(false) {
-                    notes.push(format!(
-                        "Profile '{profile_name}' still has a token_secret in {}.",
-                        path.display()
-                    ));
-                }
-                Ok(AuthReport {
-                    profiles: vec![AuthProfile {
-                        profile: profile_name,
-                        token_id,
-                        secret_location: "removed".into(),
-                        ..Default::default()
-                    }],
-                    backend: backend(keyring),
-                    config_path: path.display().to_string(),
-                    notes,
-                })
-            }
-            AuthCommand::Check => {
-                let identity = self.resolve(selection).await?;
-                let workspace = self.verify(&identity).await?;
-                Ok(AuthReport {
-                    profiles: vec![AuthProfile {
-                        profile: identity.profile.clone().unwrap_or_default(),
-                        token_id: identity.token_id.clone(),
-                        server_url: identity.server_url.clone(),
-                        secret_location: String::new(),
-                        active: true,
-                        workspace: Some(workspace),
-                    }],
-                    backend: self
-                        .keyring
-                        .as_ref()
-                        .map(|k| k.backend_name().to_string())
-                        .unwrap_or_default(),
-                    config_path: path.display().to_string(),
-                    notes: Vec::new(),
-                })
-            }
-        }
     }
 
     /// The session a `watch` follows: resolved, looked up, and polled.
