@@ -56,7 +56,7 @@ pub enum ConfigError {
     NoneActive(String),
     #[error("Modal profile '{profile}' was not found in {path}. Use --profile with one of its profiles, or `--profile local` for the embedded emulator.")]
     UnknownProfile { profile: String, path: String },
-    #[error("Token missing. Could not authenticate client. Set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET, add a profile to {0}, or try `mws --profile local …` for the embedded emulator.")]
+    #[error("Token missing. Could not authenticate client. Log in with `mws auth set --token-id ak-…` (the secret goes to the OS keyring), set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET, or add a profile to {0}; or try `mws --profile local …` for the embedded emulator.")]
     TokenMissing(String),
     #[error("Token secret for '{token_id}' (profile '{profile}') is not in MODAL_TOKEN_SECRET, the keyring, or {path}. Run `mws auth set --profile {profile} --token-id {token_id}`, or set MODAL_TOKEN_SECRET.")]
     SecretMissing {
