@@ -412,3 +412,36 @@ fn mws_watch_streams_json_lines() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn a_scoped_token_allowed_elsewhere_is_an_event() {
+    let (mut world, emulator) = world_with_emulator();
+    let made: serde_json::Value = serde_json::from_str(
+        &emulator
+            .admin(&[
+                "admin",
+                "--json",
+                "token",
+                "create",
+                "--name",
+                "scoped-one",
+                "--scoped",
+            ])
+            .expect("admin create"),
+    )
+    .expect("json");
+    let id = made["token_id"].as_str().expect("token_id").to_string();
+    world.set("MWS_POLL_INTERVAL_SECS", "1");
+    ok(&world.mws(&["daemon", "start"]));
+    let watcher = Watcher::start(&world);
+    // Two polls: one sees the token, the next one records its environments.
+    std::thread::sleep(Duration::from_millis(2500));
+    emulator
+        .admin(&["admin", "token", "allow", &id, "main"])
+        .expect("admin allow");
+    let event = watcher.next("token.environments_changed", Duration::from_secs(5));
+    assert_eq!(event["after"]["token_id"], id.as_str());
+    let before = event["before"]["environment_ids"].as_array().unwrap().len();
+    let after = event["after"]["environment_ids"].as_array().unwrap().len();
+    assert_eq!(after, before + 1, "{event}");
+}
