@@ -40,7 +40,7 @@ fn run(seconds: f64, request: &Request) -> (u64, f64, Vec<f64>) {
         if let Response::Error(e) = &response {
             panic!("daemon error: {}", e.message);
         }
-        if count % 16 == 0 {
+        if count.is_multiple_of(16) {
             samples.push(t.elapsed().as_secs_f64() * 1e6);
         }
         count += 1;
