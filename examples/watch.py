@@ -62,7 +62,7 @@ def main(argv):
             raise EOFError("mwsd closed the connection")
         return json.loads(line)
 
-    send({"protocol_version": 1, "client_version": "examples/watch.py", "features": []})
+    send({"protocol_version": 2, "client_version": "examples/watch.py", "features": []})
     hello = receive()
     if hello.get("error"):
         print(f"error: {hello['error']}", file=sys.stderr)

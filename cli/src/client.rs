@@ -54,7 +54,7 @@ pub enum ClientError {
          been made. Check with `mws proxy-tokens list`."
     )]
     OutcomeUnknown,
-    #[error("mwsd stopped before answering, twice; see its log ($XDG_STATE_HOME/mws/mwsd.log)")]
+    #[error("mwsd stopped before answering, twice; if this was a change, check with `mws proxy-tokens list` whether it was made, and see mwsd's log ($XDG_STATE_HOME/mws/mwsd.log)")]
     DaemonDied,
     #[error("mwsd (pid {pid}) speaks another protocol and did not exit when asked to; stop it with `kill {pid}`")]
     WouldNotExit { pid: i32 },
@@ -519,6 +519,7 @@ mod tests {
             selection: Default::default(),
             freshness: Default::default(),
             command: WorkspaceCommand::MembersList,
+            idempotency_key: None,
         }
     }
 
@@ -529,6 +530,7 @@ mod tests {
             command: WorkspaceCommand::TokenDelete {
                 token_id: "wk-1".into(),
             },
+            idempotency_key: None,
         }
     }
 

@@ -237,16 +237,21 @@ fn workspace(
     freshness: Freshness,
     command: WorkspaceCommand,
 ) -> Result<Response, CommandError> {
-    let retry = if command.is_mutation() {
-        Retry::Unsafe
-    } else {
-        Retry::Safe
-    };
+    // A mutation carries a key of its own choosing, from which the daemon
+    // derives its upstream idempotency keys: if the daemon dies mid-request,
+    // resending the same request to the next daemon replays the first
+    // answer instead of making a second change. So both kinds are safe to
+    // resend once.
+    let idempotency_key = command
+        .is_mutation()
+        .then(|| uuid::Uuid::new_v4().to_string());
     let request = Request::Workspace {
         selection: selection::from_env(profile, |name| std::env::var_os(name)),
         freshness,
         command,
+        idempotency_key,
     };
+    let retry = Retry::Safe;
     let exchange = Client::new().request(&request, retry)?;
     // `request` (and the secret in its selection) is dropped, and zeroed, here.
     drop(request);

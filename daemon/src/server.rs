@@ -8,7 +8,7 @@
 use crate::config::{self, Identity, Resolved};
 use crate::local::{LocalEmulator, LocalSettings};
 use crate::settings::Settings;
-use crate::upstream::{Upstream, UpstreamSettings};
+use crate::upstream::{MutationKey, Upstream, UpstreamSettings};
 use crate::workspace::{Session, SharedSettings};
 use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
 use mws_ipc::codec::{self, CodecError, Encoding, MAX_FRAME_LEN};
@@ -292,6 +292,7 @@ impl Daemon {
         selection: &Selection,
         freshness: &mws_ipc::Freshness,
         command: &WorkspaceCommand,
+        mutation: Option<&MutationKey>,
     ) -> Response {
         let identity = match self.resolve(selection).await {
             Ok(identity) => identity,
@@ -307,7 +308,7 @@ impl Daemon {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        match session.run(command, freshness, &settings).await {
+        match session.run(command, freshness, &settings, mutation).await {
             Ok(response) => response,
             Err(e) => Response::Error(e),
         }
@@ -388,7 +389,21 @@ impl Daemon {
                 selection,
                 freshness,
                 command,
-            } => self.workspace(&selection, &freshness, &command).await,
+                idempotency_key,
+            } => {
+                let mutation = match idempotency_key.as_deref().map(MutationKey::parse) {
+                    None => None,
+                    Some(Some(key)) => Some(key),
+                    Some(None) => {
+                        return Response::error(
+                            ErrorKind::BadRequest,
+                            "idempotency_key must be a UUID",
+                        )
+                    }
+                };
+                self.workspace(&selection, &freshness, &command, mutation.as_ref())
+                    .await
+            }
             Request::Auth { selection, command } => match self.auth(&selection, command).await {
                 Ok(report) => Response::Auth(report),
                 Err(e) => Response::Error(e),

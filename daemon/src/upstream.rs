@@ -41,6 +41,24 @@ pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// server costs one keep-alive timeout, not one per attempt.
 pub const RETRY_BUDGET: Duration = Duration::from_secs(8);
 
+/// The client's key for one mutation (a UUID it chose). Each upstream
+/// method gets its own key derived from it (UUIDv5), so the two calls of
+/// `allow` never share one, and a resent mutation derives the same keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MutationKey(uuid::Uuid);
+
+impl MutationKey {
+    /// Parses the client's key; anything but a UUID is refused.
+    pub fn parse(text: &str) -> Option<Self> {
+        uuid::Uuid::parse_str(text).ok().map(MutationKey)
+    }
+
+    /// The `x-idempotency-key` for one upstream method of this mutation.
+    pub fn for_method(&self, method: &str) -> String {
+        uuid::Uuid::new_v5(&self.0, method.as_bytes()).to_string()
+    }
+}
+
 /// Settings shared by every upstream client of the daemon.
 #[derive(Debug, Clone)]
 pub struct UpstreamSettings {
@@ -212,11 +230,14 @@ impl Upstream {
         }
     }
 
-    /// Runs one logical call: one idempotency key, bounded retries.
+    /// Runs one logical call: one idempotency key, bounded retries. The key
+    /// comes from the client's mutation key when there is one, so a mutation
+    /// resent by the CLI after a daemon crash is replayed, not repeated.
     async fn call<Req, Resp, F, Fut>(
         &self,
         method: &'static str,
         message: Req,
+        mutation: Option<&MutationKey>,
         send: F,
     ) -> Result<Resp, UpstreamError>
     where
@@ -224,7 +245,10 @@ impl Upstream {
         F: Fn(ModalClientClient<Channel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
     {
-        let key = uuid::Uuid::new_v4().to_string();
+        let key = match mutation {
+            Some(mutation) => mutation.for_method(method),
+            None => uuid::Uuid::new_v4().to_string(),
+        };
         let started = std::time::Instant::now();
         let mut delay = FIRST_BACKOFF;
         let mut attempt = 0;
@@ -247,7 +271,14 @@ impl Upstream {
                         delay *= 2;
                         continue;
                     }
-                    let reply = self.map_status(&status);
+                    let mut reply = self.map_status(&status);
+                    // A change whose attempts all failed in transit may still
+                    // have been made by one of them: say so.
+                    if mutation.is_some() && attempt > 0 && is_transient(status.code()) {
+                        reply.message.push_str(
+                            " (the change may or may not have been made; check with `mws proxy-tokens list`)",
+                        );
+                    }
                     *self
                         .stats
                         .last_error
@@ -287,21 +318,21 @@ impl Upstream {
     pub async fn workspace_name_lookup(
         &self,
     ) -> Result<proto::WorkspaceNameLookupResponse, UpstreamError> {
-        self.call("WorkspaceNameLookup", (), |mut c, r| async move {
+        self.call("WorkspaceNameLookup", (), None, |mut c, r| async move {
             c.workspace_name_lookup(r).await
         })
         .await
     }
 
     pub async fn members_list(&self) -> Result<proto::WorkspaceMembersListResponse, UpstreamError> {
-        self.call("WorkspaceMembersList", (), |mut c, r| async move {
+        self.call("WorkspaceMembersList", (), None, |mut c, r| async move {
             c.workspace_members_list(r).await
         })
         .await
     }
 
     pub async fn token_list(&self) -> Result<proto::WebhookTokenListResponse, UpstreamError> {
-        self.call("WebhookTokenList", (), |mut c, r| async move {
+        self.call("WebhookTokenList", (), None, |mut c, r| async move {
             c.webhook_token_list(r).await
         })
         .await
@@ -317,6 +348,7 @@ impl Upstream {
         self.call(
             "WebhookTokenListForEnvironment",
             request,
+            None,
             |mut c, r| async move { c.webhook_token_list_for_environment(r).await },
         )
         .await
@@ -325,14 +357,18 @@ impl Upstream {
     pub async fn token_create(
         &self,
         name: &str,
+        mutation: Option<&MutationKey>,
     ) -> Result<proto::TokenCreateResponse, UpstreamError> {
         let request = proto::WebhookTokenCreateRequest {
             scoped: false,
             name: name.to_string(),
         };
-        self.call("WebhookTokenCreate", request, |mut c, r| async move {
-            c.webhook_token_create(r).await
-        })
+        self.call(
+            "WebhookTokenCreate",
+            request,
+            mutation,
+            |mut c, r| async move { c.webhook_token_create(r).await },
+        )
         .await
     }
 
@@ -340,24 +376,35 @@ impl Upstream {
         &self,
         token_id: &str,
         name: &str,
+        mutation: Option<&MutationKey>,
     ) -> Result<proto::WebhookToken, UpstreamError> {
         let request = proto::WebhookTokenUpdateRequest {
             token_id: token_id.to_string(),
             name: name.to_string(),
         };
-        self.call("WebhookTokenUpdate", request, |mut c, r| async move {
-            c.webhook_token_update(r).await
-        })
+        self.call(
+            "WebhookTokenUpdate",
+            request,
+            mutation,
+            |mut c, r| async move { c.webhook_token_update(r).await },
+        )
         .await
     }
 
-    pub async fn token_delete(&self, token_id: &str) -> Result<(), UpstreamError> {
+    pub async fn token_delete(
+        &self,
+        token_id: &str,
+        mutation: Option<&MutationKey>,
+    ) -> Result<(), UpstreamError> {
         let request = proto::TokenDeleteRequest {
             token_id: token_id.to_string(),
         };
-        self.call("WebhookTokenDelete", request, |mut c, r| async move {
-            c.webhook_token_delete(r).await
-        })
+        self.call(
+            "WebhookTokenDelete",
+            request,
+            mutation,
+            |mut c, r| async move { c.webhook_token_delete(r).await },
+        )
         .await
     }
 
@@ -368,9 +415,12 @@ impl Upstream {
             object_creation_type: proto::ObjectCreationType::Unspecified as i32,
         };
         let response = self
-            .call("EnvironmentGetOrCreate", request, |mut c, r| async move {
-                c.environment_get_or_create(r).await
-            })
+            .call(
+                "EnvironmentGetOrCreate",
+                request,
+                None,
+                |mut c, r| async move { c.environment_get_or_create(r).await },
+            )
             .await?;
         Ok(response.environment_id)
     }
@@ -379,6 +429,7 @@ impl Upstream {
         &self,
         token_id: &str,
         environment_id: &str,
+        mutation: Option<&MutationKey>,
     ) -> Result<(), UpstreamError> {
         let request = proto::WebhookTokenEnvironmentAddRequest {
             token_id: token_id.to_string(),
@@ -387,6 +438,7 @@ impl Upstream {
         self.call(
             "WebhookTokenEnvironmentAdd",
             request,
+            mutation,
             |mut c, r| async move { c.webhook_token_environment_add(r).await },
         )
         .await
@@ -396,6 +448,7 @@ impl Upstream {
         &self,
         token_id: &str,
         environment_id: &str,
+        mutation: Option<&MutationKey>,
     ) -> Result<(), UpstreamError> {
         let request = proto::WebhookTokenEnvironmentRemoveRequest {
             token_id: token_id.to_string(),
@@ -404,6 +457,7 @@ impl Upstream {
         self.call(
             "WebhookTokenEnvironmentRemove",
             request,
+            mutation,
             |mut c, r| async move { c.webhook_token_environment_remove(r).await },
         )
         .await
@@ -423,6 +477,7 @@ impl Upstream {
             .call(
                 "WebhookTokenEnvironmentList",
                 request,
+                None,
                 |mut c, r| async move { c.webhook_token_environment_list(r).await },
             )
             .await?;

@@ -12,7 +12,7 @@
 use crate::cache::Slot;
 use crate::events::{self, Change};
 use crate::settings::{self, Settings};
-use crate::upstream::{Upstream, UpstreamError};
+use crate::upstream::{MutationKey, Upstream, UpstreamError};
 use mws_ipc::{
     CreatedToken, ErrorKind, ErrorReply, Event, Freshness, Member, ProxyToken, Response, Secret,
     WorkspaceCommand,
@@ -238,6 +238,7 @@ impl Session {
         command: &WorkspaceCommand,
         freshness: &Freshness,
         settings: &Settings,
+        mutation: Option<&MutationKey>,
     ) -> Result<Response, ErrorReply> {
         *lock(&self.last_used) = Instant::now();
         self.workspace_name().await?;
@@ -273,16 +274,20 @@ impl Session {
                     .await?;
                 Ok(Response::Tokens(read.value))
             }
-            _ => self.mutate(command).await,
+            _ => self.mutate(command, mutation).await,
         }
     }
 
-    async fn mutate(&self, command: &WorkspaceCommand) -> Result<Response, ErrorReply> {
+    async fn mutate(
+        &self,
+        command: &WorkspaceCommand,
+        mutation: Option<&MutationKey>,
+    ) -> Result<Response, ErrorReply> {
         let response = match command {
             WorkspaceCommand::TokenCreate { name } => {
                 let created = self
                     .upstream
-                    .token_create(name.as_deref().unwrap_or(""))
+                    .token_create(name.as_deref().unwrap_or(""), mutation)
                     .await?;
                 Response::Created(CreatedToken {
                     token_id: created.token_id.clone(),
@@ -293,14 +298,14 @@ impl Session {
                 if token_id.is_empty() {
                     return Err(bad_request("TOKEN_ID must not be empty"));
                 }
-                self.upstream.token_update(token_id, name).await?;
+                self.upstream.token_update(token_id, name, mutation).await?;
                 Response::Ok
             }
             WorkspaceCommand::TokenDelete { token_id } => {
                 if token_id.is_empty() {
                     return Err(bad_request("TOKEN_ID must not be empty"));
                 }
-                self.upstream.token_delete(token_id).await?;
+                self.upstream.token_delete(token_id, mutation).await?;
                 Response::Ok
             }
             WorkspaceCommand::TokenAllow {
@@ -314,10 +319,12 @@ impl Session {
                 let allow = matches!(command, WorkspaceCommand::TokenAllow { .. });
                 let env_id = self.environment_id(environment).await?;
                 let result = if allow {
-                    self.upstream.token_environment_add(token_id, &env_id).await
+                    self.upstream
+                        .token_environment_add(token_id, &env_id, mutation)
+                        .await
                 } else {
                     self.upstream
-                        .token_environment_remove(token_id, &env_id)
+                        .token_environment_remove(token_id, &env_id, mutation)
                         .await
                 };
                 if let Err(e) = result {

@@ -162,6 +162,7 @@ mod tests {
             command: WorkspaceCommand::TokensList {
                 environment: Some("prod".into()),
             },
+            idempotency_key: None,
         };
         let bytes = encode_frame(&request).unwrap();
         let back: Request = read_frame(&mut bytes.as_slice()).unwrap();

@@ -45,4 +45,5 @@ pub use codec::{CodecError, Encoding, MAX_FRAME_LEN};
 pub use types::*;
 
 /// Major version of this protocol. Peers with different values do not talk.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: `Request::Workspace` carries the client's idempotency key.
+pub const PROTOCOL_VERSION: u32 = 2;

@@ -186,6 +186,12 @@ pub enum Request {
         #[serde(default)]
         freshness: Freshness,
         command: WorkspaceCommand,
+        /// For mutations: a UUID the client chose for this logical change.
+        /// The daemon derives its upstream idempotency keys from it, so a
+        /// client that resends the mutation after the daemon died gets the
+        /// first answer replayed instead of a second change.
+        #[serde(default)]
+        idempotency_key: Option<String>,
     },
     /// Daemon status; answered with [`Response::Status`].
     Status,

@@ -39,6 +39,7 @@ fn seeds() -> Vec<Vec<u8>> {
             fresh: false,
         },
         command,
+        idempotency_key: None,
     };
     vec![
         encode_frame(&ClientHello {

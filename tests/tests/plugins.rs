@@ -87,7 +87,7 @@ fn raw_request(world: &World, request: Value) -> Value {
     let mut writer = stream;
     let mut line = String::new();
     for message in [
-        json!({"protocol_version": 1, "client_version": "plugins-test", "features": []}),
+        json!({"protocol_version": mws_ipc::PROTOCOL_VERSION, "client_version": "plugins-test", "features": []}),
         request,
     ] {
         writeln!(writer, "{message}").unwrap();

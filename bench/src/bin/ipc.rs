@@ -73,6 +73,7 @@ fn main() {
             fresh: false,
         },
         command: WorkspaceCommand::TokensList { environment: None },
+        idempotency_key: None,
     };
     let mut out = serde_json::Map::new();
     for (name, request) in [("ping", Request::Ping), ("tokens_list_cached", tokens)] {
