@@ -123,6 +123,10 @@ pub fn cell_len(text: &str) -> usize {
     if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return text.len();
     }
+    // Latin, Greek, Cyrillic, box drawing…: one cell each, no lookup.
+    if all_single_cell(text) {
+        return text.chars().count();
+    }
     graphemes(text).iter().map(|s| s.width).sum()
 }
 
@@ -310,6 +314,15 @@ pub fn wrap(text: &str, width: i64) -> Vec<String> {
         return Vec::new();
     }
     let text = strip_controls(text);
+    // Fast path, the common case of a table cell: one line that fits. It
+    // gives what the general path below gives (no break, nothing to strip
+    // or cut, padded to the width), without its allocations.
+    if !text.contains(['\n', '\t'])
+        && text.chars().count() as i64 <= width
+        && cell_len(&text) as i64 <= width
+    {
+        return vec![fit(&text, width as usize)];
+    }
     let mut out = Vec::new();
     for line in text.split('\n') {
         let line: std::borrow::Cow<'_, str> = if line.contains('\t') {
@@ -337,7 +350,12 @@ pub fn fit(line: &str, width: usize) -> String {
     let length = cell_len(line);
     match length.cmp(&width) {
         std::cmp::Ordering::Equal => line.to_owned(),
-        std::cmp::Ordering::Less => format!("{line}{}", " ".repeat(width - length)),
+        std::cmp::Ordering::Less => {
+            let mut padded = String::with_capacity(line.len() + width - length);
+            padded.push_str(line);
+            padded.extend(std::iter::repeat_n(' ', width - length));
+            padded
+        }
         std::cmp::Ordering::Greater => set_cell_size(line, width as i64),
     }
 }

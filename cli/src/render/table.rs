@@ -246,31 +246,49 @@ impl Table<'_> {
         let widths = self.column_widths((console_width - extra).max(0));
         let style = self.style;
 
-        let mut lines: Vec<String> = Vec::new();
-        lines.push(rule(style.top, &widths));
+        // Every line is as wide as the table; only a table wider than the
+        // terminal (a column could not shrink further) needs cropping.
+        let table_width = widths.iter().map(|w| w.max(&0)).sum::<i64>() + extra;
+        let crop = table_width > console_width;
+        let mut out = String::with_capacity(
+            (table_width.max(0) as usize * 3 + 1) * (self.rows.len() * 2 + 4),
+        );
+        let mut emit = |line: &str| {
+            if crop {
+                out.push_str(&cells::set_cell_size(line, console_width));
+            } else {
+                out.push_str(line);
+            }
+            out.push('\n');
+        };
+        emit(&rule(style.top, &widths));
 
-        let header_rows = self
-            .headers
-            .map(|h| h.iter().map(|s| s.to_string()).collect());
-        let has_header = header_rows.is_some();
-        let all_rows: Vec<Vec<String>> = header_rows
-            .into_iter()
-            .chain(self.rows.iter().cloned())
-            .collect();
-        let row_count = all_rows.len();
-        for (index, row) in all_rows.iter().enumerate() {
+        let has_header = self.headers.is_some();
+        let row_count = self.rows.len() + usize::from(has_header);
+        let cell_text = |index: usize, column: usize| -> &str {
+            match (self.headers, index) {
+                (Some(headers), 0) => headers.get(column).copied().unwrap_or(""),
+                (Some(_), i) => self.rows[i - 1].get(column).map_or("", String::as_str),
+                (None, i) => self.rows[i].get(column).map_or("", String::as_str),
+            }
+        };
+        let mut line = String::new();
+        for index in 0..row_count {
             let first = index == 0;
             let last = index + 1 == row_count;
             let header_row = first && has_header;
             let mut rendered: Vec<Vec<String>> = widths
                 .iter()
                 .enumerate()
-                .map(|(c, &w)| cell_lines(row.get(c).map_or("", String::as_str), w))
+                .map(|(c, &w)| cell_lines(cell_text(index, c), w))
                 .collect();
             let height = rendered.iter().map(Vec::len).max().unwrap_or(0).max(1);
             for (cell, &w) in rendered.iter_mut().zip(&widths) {
-                let blank = " ".repeat(w.max(0) as usize);
                 let missing = height - cell.len();
+                if missing == 0 {
+                    continue;
+                }
+                let blank = " ".repeat(w.max(0) as usize);
                 if header_row {
                     // Headers align to the bottom, body cells to the top.
                     cell.splice(0..0, std::iter::repeat_n(blank, missing));
@@ -286,7 +304,7 @@ impl Table<'_> {
                 style.mid
             };
             for line_no in 0..height {
-                let mut line = String::new();
+                line.clear();
                 line.push(edges[0]);
                 for (c, cell) in rendered.iter().enumerate() {
                     if c > 0 {
@@ -295,25 +313,15 @@ impl Table<'_> {
                     line.push_str(&cell[line_no]);
                 }
                 line.push(edges[3]);
-                lines.push(line);
+                emit(&line);
             }
             if header_row {
-                lines.push(rule(style.head_row, &widths));
+                emit(&rule(style.head_row, &widths));
             } else if self.show_lines && !last {
-                lines.push(rule(style.row, &widths));
+                emit(&rule(style.row, &widths));
             }
         }
-        lines.push(rule(style.bottom, &widths));
-
-        let mut out = String::new();
-        for line in lines {
-            if cells::cell_len(&line) > width {
-                out.push_str(&cells::set_cell_size(&line, console_width));
-            } else {
-                out.push_str(&line);
-            }
-            out.push('\n');
-        }
+        emit(&rule(style.bottom, &widths));
         out
     }
 }
@@ -337,7 +345,22 @@ fn cell_lines(text: &str, width: i64) -> Vec<String> {
     if width < 1 {
         return Vec::new();
     }
-    cells::wrap(text, (width - PADDING).max(0))
+    let inner = (width - PADDING).max(0);
+    if inner >= 1 && PADDING == 2 {
+        // `wrap` makes every line exactly `inner` cells: one space each side
+        // makes it exactly `width`, nothing left to fit.
+        return cells::wrap(text, inner)
+            .into_iter()
+            .map(|line| {
+                let mut padded = String::with_capacity(line.len() + 2);
+                padded.push(' ');
+                padded.push_str(&line);
+                padded.push(' ');
+                padded
+            })
+            .collect();
+    }
+    cells::wrap(text, inner)
         .into_iter()
         .map(|line| cells::fit(&format!(" {line} "), width as usize))
         .collect()
