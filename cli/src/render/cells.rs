@@ -336,6 +336,13 @@ pub fn wrap(text: &str, width: i64) -> Vec<String> {
         for pair in starts.windows(2) {
             let mut piece = line[pair[0]..pair[1]].to_owned();
             rstrip_end(&mut piece, width);
+            let length = cell_len(&piece) as i64;
+            if length <= width {
+                // What the general steps below do to a piece that fits.
+                piece.extend(std::iter::repeat_n(' ', (width - length) as usize));
+                out.push(piece);
+                continue;
+            }
             truncate(&mut piece, width, true);
             truncate(&mut piece, width, false);
             out.push(fit(&piece, width as usize));

@@ -82,7 +82,9 @@ const PADDING: i64 = 2;
 
 /// Measures one padded cell within `max_width` (rich's `Measurement.get` of
 /// a `Padding` around a `Text`).
-fn measure_cell(text: &str, max_width: i64) -> Measure {
+/// `natural` is the text's `cells::measure`, which does not depend on
+/// `max_width`, so a column measured twice measures its texts once.
+fn measure_cell(natural: (usize, usize), max_width: i64) -> Measure {
     if max_width < 1 {
         return Measure { min: 0, max: 0 };
     }
@@ -92,7 +94,7 @@ fn measure_cell(text: &str, max_width: i64) -> Measure {
             max: max_width,
         }
     } else {
-        let (min, max) = cells::measure(text);
+        let (min, max) = natural;
         let inner = Measure {
             min: min as i64,
             max: max as i64,
@@ -193,12 +195,12 @@ impl Table<'_> {
         )
     }
 
-    fn measure_column(&self, column: usize, max_width: i64) -> Measure {
+    fn measure_column(natural: &[(usize, usize)], max_width: i64) -> Measure {
         if max_width < 1 {
             return Measure { min: 0, max: 0 };
         }
         let (mut min, mut max) = (None::<i64>, None::<i64>);
-        for cell in self.column_cells(column) {
+        for &cell in natural {
             let m = measure_cell(cell, max_width);
             min = Some(min.map_or(m.min, |v| v.max(m.min)));
             max = Some(max.map_or(m.max, |v| v.max(m.max)));
@@ -213,8 +215,11 @@ impl Table<'_> {
     /// Widths of the columns, padding included, borders not.
     fn column_widths(&self, max_width: i64) -> Vec<i64> {
         let columns = self.column_count();
+        let natural: Vec<Vec<(usize, usize)>> = (0..columns)
+            .map(|c| self.column_cells(c).map(cells::measure).collect())
+            .collect();
         let mut widths: Vec<i64> = (0..columns)
-            .map(|c| match self.measure_column(c, max_width).max {
+            .map(|c| match Self::measure_column(&natural[c], max_width).max {
                 0 => 1,
                 w => w,
             })
@@ -228,7 +233,7 @@ impl Table<'_> {
                 widths = ratio_reduce(total - max_width, &ones, &widths, &widths);
             }
             widths = (0..columns)
-                .map(|c| self.measure_column(c, widths[c].max(0)).max)
+                .map(|c| Self::measure_column(&natural[c], widths[c].max(0)).max)
                 .collect();
         }
         widths
