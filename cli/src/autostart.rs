@@ -32,14 +32,14 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{0}")]
+    #[error(transparent)]
     Path(#[from] PathError),
-    #[error("cannot take the start-up lock {path}: {source}")]
-    Lock { path: PathBuf, source: io::Error },
+    #[error("cannot take the start-up lock {path}: {error}")]
+    Lock { path: PathBuf, error: io::Error },
     #[error("cannot find mwsd (not next to mws, not on PATH); set MWSD_PATH to its location")]
     NotFound,
-    #[error("cannot start {path}: {source}")]
-    Spawn { path: PathBuf, source: io::Error },
+    #[error("cannot start {path}: {error}")]
+    Spawn { path: PathBuf, error: io::Error },
     #[error("mwsd failed to start: {0}")]
     Failed(String),
     #[error("mwsd exited before it was ready ({0}); see its log in $XDG_STATE_HOME/mws/mwsd.log")]
@@ -74,9 +74,9 @@ fn lock(path: &Path) -> Result<File, StartError> {
         .truncate(false)
         .mode(0o600)
         .open(path)
-        .map_err(|source| StartError::Lock {
+        .map_err(|error| StartError::Lock {
             path: path.to_owned(),
-            source,
+            error,
         })?;
     loop {
         // SAFETY: flock on a descriptor we own.
@@ -87,7 +87,7 @@ fn lock(path: &Path) -> Result<File, StartError> {
         if source.kind() != io::ErrorKind::Interrupted {
             return Err(StartError::Lock {
                 path: path.to_owned(),
-                source,
+                error: source,
             });
         }
     }
@@ -170,9 +170,9 @@ fn spawn_and_wait(program: &Path) -> Result<(), StartError> {
             Ok(())
         });
     }
-    let mut child = command.spawn().map_err(|source| StartError::Spawn {
+    let mut child = command.spawn().map_err(|error| StartError::Spawn {
         path: program.to_owned(),
-        source,
+        error,
     })?;
     // Our copy of the write end must go, or we would never see EOF.
     drop(write);

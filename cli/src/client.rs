@@ -39,10 +39,10 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("{0}")]
+    #[error(transparent)]
     Path(#[from] PathError),
-    #[error("cannot connect to mwsd at {path}: {source}")]
-    Connect { path: PathBuf, source: io::Error },
+    #[error("cannot connect to mwsd at {path}: {error}")]
+    Connect { path: PathBuf, error: io::Error },
     #[error("cannot talk to mwsd: {0}")]
     Io(io::Error),
     #[error("mwsd sent a malformed answer: {0}")]
@@ -60,7 +60,7 @@ pub enum ClientError {
     WouldNotExit { pid: i32 },
     #[error("a daemon of another protocol version answers on {0} and its pid is unknown; stop it and retry")]
     UnknownMismatch(PathBuf),
-    #[error("{0}")]
+    #[error(transparent)]
     Start(#[from] autostart::StartError),
     #[error("mwsd is not running")]
     NotRunning,
@@ -190,7 +190,7 @@ impl Client {
     fn attempt(&self, frames: &[u8]) -> Result<(ServerHello, Response), Failure> {
         match paths::check_runtime_dir(&self.runtime_dir) {
             Ok(()) => {}
-            Err(PathError::Create { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Err(PathError::Create { error, .. }) if error.kind() == io::ErrorKind::NotFound => {
                 return Err(Failure::NoDaemon)
             }
             Err(e) => return Err(Failure::Fatal(e.into())),
@@ -201,7 +201,7 @@ impl Client {
             Err(source) => {
                 return Err(Failure::Fatal(ClientError::Connect {
                     path: self.socket.clone(),
-                    source,
+                    error: source,
                 }))
             }
         };
@@ -253,7 +253,7 @@ impl Client {
         self.request(&Request::Ping, Retry::Safe)?;
         let stream = connect(&self.socket).map_err(|source| ClientError::Connect {
             path: self.socket.clone(),
-            source,
+            error: source,
         })?;
         let frames = encode(request)?;
         (&stream).write_all(&frames).map_err(ClientError::Io)?;

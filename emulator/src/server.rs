@@ -51,10 +51,10 @@ pub struct ServeOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot open call log {path}: {source}")]
+    #[error("cannot open call log {path}: {error}")]
     CallLog {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("invalid TLS certificate or key: {0}")]
     Tls(String),
@@ -99,7 +99,7 @@ pub async fn run(
         Some(path) => Some(Arc::new(CallLog::open(path).map_err(|source| {
             ServeError::CallLog {
                 path: path.clone(),
-                source,
+                error: source,
             }
         })?)),
         None => None,

@@ -28,8 +28,8 @@ pub enum PathError {
     Permissions { path: PathBuf, mode: u32 },
     #[error("socket folder {0} exists but is not a folder")]
     NotADirectory(PathBuf),
-    #[error("cannot create socket folder {path}: {source}")]
-    Create { path: PathBuf, source: io::Error },
+    #[error("cannot create socket folder {path}: {error}")]
+    Create { path: PathBuf, error: io::Error },
 }
 
 /// The current user's uid.
@@ -58,9 +58,9 @@ pub fn socket_path(runtime_dir: &Path) -> PathBuf {
 
 /// Checks an existing runtime folder: a real folder, ours, mode 0700.
 pub fn check_runtime_dir(dir: &Path) -> Result<(), PathError> {
-    let meta = fs::symlink_metadata(dir).map_err(|source| PathError::Create {
+    let meta = fs::symlink_metadata(dir).map_err(|error| PathError::Create {
         path: dir.to_owned(),
-        source,
+        error,
     })?;
     if meta.file_type().is_symlink() {
         return Err(PathError::Symlink(dir.to_owned()));
@@ -94,19 +94,19 @@ pub fn ensure_runtime_dir(dir: &Path) -> Result<(), PathError> {
                 .recursive(true)
                 .mode(0o700)
                 .create(parent)
-                .map_err(|source| PathError::Create {
+                .map_err(|error| PathError::Create {
                     path: parent.to_owned(),
-                    source,
+                    error,
                 })?;
         }
     }
     match fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(source) => {
+        Err(error) => {
             return Err(PathError::Create {
                 path: dir.to_owned(),
-                source,
+                error,
             })
         }
     }
