@@ -276,6 +276,54 @@ impl World {
             .expect("running modal")
     }
 
+    /// Runs `n` copies of `mws ARGS` at once and waits for all of them.
+    pub fn mws_concurrently(&self, n: usize, args: &[&str]) -> Vec<Output> {
+        let children: Vec<Child> = (0..n)
+            .map(|_| {
+                self.command(bin("mws"))
+                    .args(args)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn mws")
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().expect("wait for mws"))
+            .collect()
+    }
+
+    /// Waits until the daemon counts at least `n` watch subscribers.
+    pub fn wait_for_subscribers(&self, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.mws(&["daemon", "status", "--json"]);
+            let count = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .ok()
+                .and_then(|s| s["subscribers"].as_u64())
+                .unwrap_or(0);
+            if count >= n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no watch subscriber appeared");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The daemon's socket folder, created 0700 as the daemon would.
+    pub fn socket_dir(&self) -> PathBuf {
+        let dir = self.path("run/mws");
+        std::fs::create_dir_all(&dir).expect("mkdir run/mws");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .expect("chmod 700");
+        }
+        dir
+    }
+
     /// The pid of this world's daemon, if one answers.
     pub fn daemon_pid(&self) -> Option<u32> {
         let out = self.mws(&["daemon", "status", "--json"]);
@@ -414,6 +462,23 @@ impl Drop for SessionBus {
             let _ = child.wait();
         }
     }
+}
+
+/// Delivers a child's output lines through a channel, read on a thread.
+pub fn lines_of(output: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(output)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    lines
 }
 
 /// stdout as UTF-8.

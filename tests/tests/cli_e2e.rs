@@ -376,21 +376,7 @@ fn fifty_concurrent_first_calls_start_one_daemon() {
     let mut world = World::new();
     let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
     world.use_emulator(&emulator);
-    let children: Vec<_> = (0..50)
-        .map(|_| {
-            world
-                .command(mws_e2e::bin("mws"))
-                .args(["proxy-tokens", "list", "--json"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn mws")
-        })
-        .collect();
-    let outputs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().expect("wait"))
-        .collect();
+    let outputs = world.mws_concurrently(50, &["proxy-tokens", "list", "--json"]);
     let first = ok(&outputs[0]);
     for out in &outputs {
         assert_eq!(ok(out), first);
@@ -479,12 +465,7 @@ fn stale_socket_file_is_replaced() {
     let mut world = World::new();
     let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
     world.use_emulator(&emulator);
-    let dir = world.path("run/mws");
-    std::fs::create_dir_all(&dir).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    }
+    let dir = world.socket_dir();
     // A socket nobody listens on any more (as after a crash).
     let listener = std::os::unix::net::UnixListener::bind(dir.join("mwsd.sock")).unwrap();
     drop(listener);
@@ -497,12 +478,7 @@ fn a_daemon_of_another_protocol_version_is_replaced() {
     let mut world = World::new();
     let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
     world.use_emulator(&emulator);
-    let dir = world.path("run/mws");
-    std::fs::create_dir_all(&dir).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    }
+    let dir = world.socket_dir();
     // An "old daemon": answers every hello with protocol version 99.
     let hello = mws_ipc::codec::encode_frame(&mws_ipc::ServerHello {
         protocol_version: 99,

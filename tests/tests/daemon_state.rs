@@ -87,21 +87,7 @@ fn every_mutation_is_visible_to_the_next_read() {
 fn a_hundred_concurrent_cold_reads_make_one_call() {
     let (world, emulator) = world_with_emulator();
     ok(&world.mws(&["daemon", "start"]));
-    let children: Vec<Child> = (0..100)
-        .map(|_| {
-            world
-                .command(mws_e2e::bin("mws"))
-                .args(["members", "list", "--json"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn")
-        })
-        .collect();
-    let outputs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outputs = world.mws_concurrently(100, &["members", "list", "--json"]);
     let first = ok(&outputs[0]);
     for out in &outputs {
         assert_eq!(ok(out), first);
@@ -131,15 +117,7 @@ impl Watcher {
         let mut line = String::new();
         stderr.read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "subscribed", "watch.py: {line}");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let lines = mws_e2e::lines_of(child.stdout.take().unwrap());
         Watcher { child, lines }
     }
 
@@ -368,26 +346,8 @@ fn mws_watch_streams_json_lines() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("mws watch");
-    let events_out = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(events_out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    // The subscription is up once the daemon counts it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = world.mws(&["daemon", "status", "--json"]);
-        let subscribed = serde_json::from_str::<serde_json::Value>(&stdout(&status))
-            .map(|s| s["subscribers"] == 1)
-            .unwrap_or(false);
-        if subscribed {
-            break;
-        }
-        assert!(Instant::now() < deadline, "mws watch did not subscribe");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let lines = mws_e2e::lines_of(child.stdout.take().unwrap());
+    world.wait_for_subscribers(1);
     let created: serde_json::Value = serde_json::from_str(&ok(&world.mws(&[
         "proxy-tokens",
         "create",

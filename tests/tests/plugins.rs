@@ -147,25 +147,8 @@ impl Watcher {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("mws watch");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        // Subscribed once the daemon counts it.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let status = json_of(&ok(&world.mws(&["daemon", "status", "--json"])));
-            if status["subscribers"].as_u64().unwrap_or(0) >= 1 {
-                break;
-            }
-            assert!(Instant::now() < deadline, "mws watch did not subscribe");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let lines = mws_e2e::lines_of(child.stdout.take().unwrap());
+        world.wait_for_subscribers(1);
         Watcher { child, lines }
     }
 
