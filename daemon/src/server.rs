@@ -120,6 +120,14 @@ impl Daemon {
         if let Some(session) = sessions.get(&key) {
             return Ok(session.clone());
         }
+        // Forget identities nobody used for a while (their poller has
+        // stopped), so that, say, many mistyped secrets do not pile up.
+        let idle_after = self
+            .settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .idle_after;
+        sessions.retain(|_, s| s.is_polling() || s.idle_for() <= idle_after);
         let session = Arc::new(Session::new(
             Upstream::new(identity, &self.upstream_settings)?,
             self.events.clone(),
@@ -302,14 +310,17 @@ impl Daemon {
             Ok(session) => session,
             Err(e) => return Response::Error(e),
         };
-        session.ensure_poller(self.settings.clone(), self.shutdown.subscribe());
         let settings = self
             .settings
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         match session.run(command, freshness, &settings, mutation).await {
-            Ok(response) => response,
+            Ok(response) => {
+                // Only an identity the server accepted is worth polling.
+                session.ensure_poller(self.settings.clone(), self.shutdown.subscribe());
+                response
+            }
             Err(e) => Response::Error(e),
         }
     }

@@ -148,6 +148,16 @@ impl Session {
         self.workspace.get().cloned()
     }
 
+    /// How long since anyone used this identity.
+    pub fn idle_for(&self) -> Duration {
+        lock(&self.last_used).elapsed()
+    }
+
+    /// True while a background poller runs for this identity.
+    pub fn is_polling(&self) -> bool {
+        self.polling.load(Ordering::SeqCst)
+    }
+
     /// Marks the identity as in use (keeps its poller alive).
     pub fn touch(&self) {
         *lock(&self.last_used) = Instant::now();
