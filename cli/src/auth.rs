@@ -132,6 +132,15 @@ pub fn run(profile: Option<String>, command: Args) -> anyhow::Result<ExitCode> {
             })?;
         }
         Args::Import { all, scrub, output } => {
+            if all && profile.is_some() {
+                // clap cannot see a global --profile given before `auth`.
+                <crate::args::Cli as clap::CommandFactory>::command()
+                    .error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        "the argument '--all' cannot be used with '--profile <NAME>'",
+                    )
+                    .exit();
+            }
             let report = send(profile, AuthCommand::Import { all, scrub })?;
             print(&report, output, |r| {
                 if r.profiles.is_empty() {
