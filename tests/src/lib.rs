@@ -268,6 +268,31 @@ impl World {
             .expect("running mws")
     }
 
+    /// Runs `mws ARGS` on a pseudo-terminal (`script` from util-linux),
+    /// typing `input` once a prompt had time to appear; returns what the
+    /// terminal showed and the exit code.
+    pub fn mws_on_a_terminal(&self, args: &[&str], input: &str) -> (String, Option<i32>) {
+        let command = std::iter::once(bin("mws").display().to_string())
+            .chain(args.iter().map(|a| format!("'{a}'")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut child = self
+            .command("script")
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script (util-linux)");
+        std::thread::sleep(Duration::from_millis(500));
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input.as_bytes()).expect("type");
+        drop(stdin);
+        let out = child.wait_with_output().expect("wait for script");
+        (stdout(&out), out.status.code())
+    }
+
     /// Runs the official CLI (`modal ARGS`) in this world.
     pub fn modal(&self, args: &[&str]) -> Output {
         self.command(official_cli())

@@ -524,31 +524,6 @@ while True:
     assert_ne!(pid, old.id());
 }
 
-/// Runs `mws ARGS` on a pseudo-terminal (`script` from util-linux), typing
-/// `input`; returns everything the terminal showed and the exit code.
-fn mws_on_a_terminal(world: &World, args: &[&str], input: &str) -> (String, Option<i32>) {
-    let command = std::iter::once(mws_e2e::bin("mws").display().to_string())
-        .chain(args.iter().map(|a| format!("'{a}'")))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut child = world
-        .command("script")
-        .args(["-q", "-e", "-c", &command, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script (util-linux)");
-    // Type the answer once the prompt had time to appear.
-    std::thread::sleep(Duration::from_millis(500));
-    use std::io::Write;
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    (stdout(&out), out.status.code())
-}
-
 #[test]
 fn delete_asks_on_a_terminal_and_obeys_the_answer() {
     let mut world = World::new();
@@ -558,7 +533,7 @@ fn delete_asks_on_a_terminal_and_obeys_the_answer() {
         serde_json::from_str(&ok(&world.mws(&["proxy-tokens", "create", "--json"]))).unwrap();
     let id = created["Modal-Key"].as_str().unwrap().to_string();
 
-    let (screen, code) = mws_on_a_terminal(&world, &["proxy-tokens", "delete", &id], "n\n");
+    let (screen, code) = world.mws_on_a_terminal(&["proxy-tokens", "delete", &id], "n\n");
     assert!(
         screen.contains(&format!(
             "Are you sure you want to delete proxy token '{id}'? Requests using this token will be rejected. [y/N]: "
@@ -569,7 +544,7 @@ fn delete_asks_on_a_terminal_and_obeys_the_answer() {
     assert!(ok(&world.mws(&["proxy-tokens", "list", "--json"])).contains(&id));
     assert_eq!(emulator.count("WebhookTokenDelete"), 0);
 
-    let (screen, code) = mws_on_a_terminal(&world, &["proxy-tokens", "delete", &id], "y\n");
+    let (screen, code) = world.mws_on_a_terminal(&["proxy-tokens", "delete", &id], "y\n");
     assert_eq!(code, Some(0), "{screen}");
     assert!(
         screen.contains(&format!("Deleted proxy token '{id}'")),

@@ -379,3 +379,30 @@ fn a_locked_keyring_is_an_actionable_error() {
     );
     assert!(!err.contains(&emulator.token_secret));
 }
+
+#[test]
+fn auth_set_prompts_on_a_terminal_without_echo() {
+    let mut world = World::new();
+    let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
+    world.set("MWS_KEYRING", "keyutils");
+    let (screen, code) = world.mws_on_a_terminal(
+        &[
+            "auth",
+            "set",
+            "--token-id",
+            &emulator.token_id,
+            "--server-url",
+            &emulator.url,
+        ],
+        &format!("{}\n", emulator.token_secret),
+    );
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("Token secret"), "a prompt: {screen}");
+    assert!(screen.contains("workspace 'acme-ml'"), "{screen}");
+    assert!(
+        !screen.contains(&emulator.token_secret),
+        "the secret was echoed: {screen}"
+    );
+    ok(&world.mws(&["proxy-tokens", "list"]));
+    ok(&world.mws(&["auth", "remove"]));
+}
