@@ -451,14 +451,7 @@ where
                 Err(e) => return Err(CodecError::Io(e)),
             }
             let len = codec::frame_len(header)?;
-            let mut payload = vec![0u8; len];
-            reader.read_exact(&mut payload).await.map_err(|e| {
-                if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                    CodecError::Malformed("frame truncated".into())
-                } else {
-                    CodecError::Io(e)
-                }
-            })?;
+            let payload = read_payload(reader, len).await?;
             codec::decode_payload(&payload)
         }
         Encoding::JsonLines => {
@@ -496,6 +489,24 @@ where
     Ok(())
 }
 
+/// Reads a frame's payload of `len` bytes. Memory grows with the bytes that
+/// actually arrive, not with the length a peer announced: a client that
+/// announces 16 MiB and sends nothing costs nothing.
+async fn read_payload<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+    len: usize,
+) -> Result<Vec<u8>, CodecError> {
+    let mut payload = Vec::with_capacity(len.min(64 * 1024));
+    (&mut *reader)
+        .take(len as u64)
+        .read_to_end(&mut payload)
+        .await?;
+    if payload.len() < len {
+        return Err(CodecError::Malformed("frame truncated".into()));
+    }
+    Ok(payload)
+}
+
 /// Decodes a hello leniently: a newer client may append fields we ignore.
 async fn read_hello<R: AsyncRead + Unpin>(
     reader: &mut BufReader<R>,
@@ -510,11 +521,7 @@ async fn read_hello<R: AsyncRead + Unpin>(
                 .await
                 .map_err(|_| CodecError::Closed)?;
             let len = codec::frame_len(header)?;
-            let mut payload = vec![0u8; len];
-            reader
-                .read_exact(&mut payload)
-                .await
-                .map_err(|_| CodecError::Malformed("hello truncated".into()))?;
+            let payload = read_payload(reader, len).await?;
             codec::decode_hello_payload(&payload)
         }
     }
