@@ -319,16 +319,37 @@ impl World {
             .collect()
     }
 
+    /// Starts `mws watch --json` and waits until the daemon counts it; its
+    /// lines arrive through the returned channel. The child is the caller's
+    /// to kill.
+    pub fn watch_json(&self) -> (Child, std::sync::mpsc::Receiver<String>) {
+        let before = self.subscribers();
+        let mut child = self
+            .command(bin("mws"))
+            .args(["watch", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("mws watch");
+        let lines = lines_of(child.stdout.take().expect("stdout"));
+        self.wait_for_subscribers(before + 1);
+        (child, lines)
+    }
+
+    /// How many watch subscribers the daemon counts (0 when none runs).
+    fn subscribers(&self) -> u64 {
+        let out = self.mws(&["daemon", "status", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|s| s["subscribers"].as_u64())
+            .unwrap_or(0)
+    }
+
     /// Waits until the daemon counts at least `n` watch subscribers.
     pub fn wait_for_subscribers(&self, n: u64) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let out = self.mws(&["daemon", "status", "--json"]);
-            let count = serde_json::from_slice::<serde_json::Value>(&out.stdout)
-                .ok()
-                .and_then(|s| s["subscribers"].as_u64())
-                .unwrap_or(0);
-            if count >= n {
+            if self.subscribers() >= n {
                 return;
             }
             assert!(Instant::now() < deadline, "no watch subscriber appeared");

@@ -339,15 +339,7 @@ fn config_edits_are_picked_up_and_garbage_is_survived() {
 #[test]
 fn mws_watch_streams_json_lines() {
     let (world, _emulator) = world_with_emulator();
-    let mut child = world
-        .command(mws_e2e::bin("mws"))
-        .args(["watch", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mws watch");
-    let lines = mws_e2e::lines_of(child.stdout.take().unwrap());
-    world.wait_for_subscribers(1);
+    let (mut child, lines) = world.watch_json();
     let created: serde_json::Value = serde_json::from_str(&ok(&world.mws(&[
         "proxy-tokens",
         "create",

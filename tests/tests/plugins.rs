@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -140,15 +140,7 @@ struct Watcher {
 
 impl Watcher {
     fn start(world: &World) -> Watcher {
-        let mut child = world
-            .command(mws_e2e::bin("mws"))
-            .args(["watch", "--json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("mws watch");
-        let lines = mws_e2e::lines_of(child.stdout.take().unwrap());
-        world.wait_for_subscribers(1);
+        let (child, lines) = world.watch_json();
         Watcher { child, lines }
     }
 
