@@ -181,6 +181,9 @@ fn fingerprint(path: &Path) -> Fingerprint {
 
 struct Entry {
     fingerprint: Fingerprint,
+    /// The fingerprint of the file the kept profiles came from; `None` when
+    /// they came from no file (it did not exist).
+    fingerprint_of_profiles: Fingerprint,
     /// The last profiles that parsed (kept when a later edit does not).
     profiles: Option<Vec<(String, Profile)>>,
     /// Why the current version of the file is not usable, if it is not.
@@ -241,6 +244,7 @@ impl ProfileStore {
         let loaded = read_profiles(path);
         let entry = entries.entry(path.to_owned()).or_insert(Entry {
             fingerprint: None,
+            fingerprint_of_profiles: None,
             profiles: None,
             error: None,
         });
@@ -248,6 +252,7 @@ impl ProfileStore {
         let mut reload = Reload::default();
         match loaded {
             Ok(profiles) => {
+                entry.fingerprint_of_profiles = current;
                 if let Some(old) = &entry.profiles {
                     let new_ids = identities_of(&profiles);
                     for old_id in identities_of(old) {
@@ -260,7 +265,13 @@ impl ProfileStore {
                 entry.error = None;
             }
             Err(e) => {
-                tracing::warn!("{e}; keeping the last good version");
+                if entry.fingerprint_of_profiles.is_some() {
+                    tracing::warn!("{e}; keeping the last good version");
+                } else {
+                    // The last "good" version was no file at all: nothing
+                    // worth keeping, so calls report the error.
+                    entry.profiles = None;
+                }
                 entry.error = Some(e);
             }
         }
@@ -600,6 +611,26 @@ server_url = "http://127.0.0.1:1234/"
         let (resolved, _) = store.resolve(&sel);
         assert_eq!(remote(resolved.unwrap()).token_secret.expose(), "as-work2");
         assert!(store.errors().is_empty());
+    }
+
+    #[test]
+    fn garbage_written_where_there_was_no_file_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("modal.toml");
+        let selection = Selection {
+            config_path: Some(path.display().to_string()),
+            ..Default::default()
+        };
+        let store = ProfileStore::default();
+        assert!(matches!(
+            store.resolve(&selection).0,
+            Err(ConfigError::TokenMissing(_))
+        ));
+        std::fs::write(&path, "[[[ nope").unwrap();
+        assert!(matches!(
+            store.resolve(&selection).0,
+            Err(ConfigError::Invalid { .. })
+        ));
     }
 
     #[test]
