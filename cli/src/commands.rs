@@ -158,39 +158,11 @@ fn proxy_tokens(profile: Option<String>, command: ProxyTokensCommand) -> anyhow:
         ProxyTokensCommand::Allow {
             token_id,
             environment_name,
-        } => {
-            validate::environment_name(&environment_name).map_err(CommandError::from)?;
-            mutate(
-                profile,
-                WorkspaceCommand::TokenAllow {
-                    token_id: token_id.clone(),
-                    environment: environment_name.clone(),
-                },
-            )?;
-            success(&format!(
-                "Allowed proxy token {} to authenticate to environment {}",
-                render::py_repr(&token_id),
-                render::py_repr(&environment_name)
-            ))?;
-        }
+        } => environment_access(profile, token_id, environment_name, true)?,
         ProxyTokensCommand::Revoke {
             token_id,
             environment_name,
-        } => {
-            validate::environment_name(&environment_name).map_err(CommandError::from)?;
-            mutate(
-                profile,
-                WorkspaceCommand::TokenRevoke {
-                    token_id: token_id.clone(),
-                    environment: environment_name.clone(),
-                },
-            )?;
-            success(&format!(
-                "Revoked proxy token {} access to environment {}",
-                render::py_repr(&token_id),
-                render::py_repr(&environment_name)
-            ))?;
-        }
+        } => environment_access(profile, token_id, environment_name, false)?,
         ProxyTokensCommand::Delete { token_id, yes } => {
             if !yes {
                 let message = format!(
@@ -229,6 +201,37 @@ impl From<FreshnessArgs> for Freshness {
             fresh: args.fresh,
         }
     }
+}
+
+/// `allow` / `revoke`: checks the environment name before anything is sent.
+fn environment_access(
+    profile: Option<String>,
+    token_id: String,
+    environment: String,
+    allow: bool,
+) -> anyhow::Result<()> {
+    validate::environment_name(&environment).map_err(CommandError::from)?;
+    let (token, env) = (render::py_repr(&token_id), render::py_repr(&environment));
+    let (command, done) = if allow {
+        (
+            WorkspaceCommand::TokenAllow {
+                token_id,
+                environment,
+            },
+            format!("Allowed proxy token {token} to authenticate to environment {env}"),
+        )
+    } else {
+        (
+            WorkspaceCommand::TokenRevoke {
+                token_id,
+                environment,
+            },
+            format!("Revoked proxy token {token} access to environment {env}"),
+        )
+    };
+    mutate(profile, command)?;
+    success(&done)?;
+    Ok(())
 }
 
 /// Sends one workspace command and returns the daemon's non-error answer.

@@ -614,6 +614,23 @@ async fn serve_connection(daemon: Arc<Daemon>, conn: Stream) {
     }
 }
 
+/// Counts a `watch` subscriber for as long as it lives (also when its task
+/// is cancelled).
+struct CountedWatcher<'a>(&'a std::sync::atomic::AtomicU32);
+
+impl<'a> CountedWatcher<'a> {
+    fn new(count: &'a std::sync::atomic::AtomicU32) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for CountedWatcher<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Streams events to a subscriber until it hangs up or the daemon stops.
 async fn stream_events<R, W>(
     daemon: &Daemon,
@@ -625,21 +642,7 @@ async fn stream_events<R, W>(
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    daemon.watchers.fetch_add(1, Ordering::Relaxed);
-    stream_events_inner(daemon, selection, reader, send, encoding).await;
-    daemon.watchers.fetch_sub(1, Ordering::Relaxed);
-}
-
-async fn stream_events_inner<R, W>(
-    daemon: &Daemon,
-    selection: Option<Selection>,
-    reader: &mut R,
-    send: &mut W,
-    encoding: Encoding,
-) where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
+    let _counted = CountedWatcher::new(&daemon.watchers);
     let mut events = daemon.events.subscribe();
     let mut shutdown = daemon.shutdown.subscribe();
     // Watching an identity keeps it polled, and narrows the stream to it.

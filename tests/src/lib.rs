@@ -438,6 +438,24 @@ impl SessionBus {
         }
     }
 
+    /// A bus with a recording notification server, made this world's
+    /// session bus; returns it and the file the calls are logged to.
+    pub fn with_notifications(world: &mut World) -> (SessionBus, PathBuf) {
+        let mut bus = SessionBus::start();
+        let log = world.path("notifications.log");
+        bus.start_notifications(&log);
+        world.set("DBUS_SESSION_BUS_ADDRESS", bus.address.clone());
+        (bus, log)
+    }
+
+    /// A bus with an unlocked gnome-keyring, made this world's session bus.
+    pub fn with_keyring(world: &mut World) -> SessionBus {
+        let mut bus = SessionBus::start();
+        bus.start_keyring(world);
+        world.set("DBUS_SESSION_BUS_ADDRESS", bus.address.clone());
+        bus
+    }
+
     /// True when `name` has an owner on this bus.
     pub fn has_owner(&self, name: &str) -> bool {
         Command::new("dbus-send")

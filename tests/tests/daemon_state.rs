@@ -224,10 +224,7 @@ fn dashboard_changes_and_mws_changes_reach_a_watcher() {
 #[test]
 fn token_changes_raise_desktop_notifications() {
     let (mut world, _emulator) = world_with_emulator();
-    let mut bus = SessionBus::start();
-    let log_path = world.path("notifications.log");
-    bus.start_notifications(&log_path);
-    world.set("DBUS_SESSION_BUS_ADDRESS", bus.address.clone());
+    let (_bus, log_path) = SessionBus::with_notifications(&mut world);
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let created: serde_json::Value = serde_json::from_str(&ok(&world.mws(&[
         "proxy-tokens",

@@ -9,9 +9,7 @@ use std::process::{Command, Output, Stdio};
 /// A world whose daemon uses a fresh, unlocked gnome-keyring.
 fn keyring_world() -> (World, SessionBus, Emulator) {
     let mut world = World::new();
-    let mut bus = SessionBus::start();
-    bus.start_keyring(&world);
-    world.set("DBUS_SESSION_BUS_ADDRESS", bus.address.clone());
+    let bus = SessionBus::with_keyring(&mut world);
     world.set("MWS_KEYRING", "secret-service");
     let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
     (world, bus, emulator)

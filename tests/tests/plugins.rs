@@ -248,10 +248,7 @@ fn csv_output_quotes_commas_quotes_newlines_and_non_ascii() {
 #[test]
 fn expiry_alerts_fire_once_at_the_right_threshold_and_reach_watchers() {
     let (mut world, emulator) = world_with_emulator();
-    let mut bus = SessionBus::start();
-    let notifications = world.path("notifications.log");
-    bus.start_notifications(&notifications);
-    world.set("DBUS_SESSION_BUS_ADDRESS", bus.address.clone());
+    let (_bus, notifications) = SessionBus::with_notifications(&mut world);
     world.set("MWS_POLL_INTERVAL_SECS", "1");
     let config = world.path("config/mws/config.toml");
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();

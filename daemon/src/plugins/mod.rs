@@ -169,6 +169,18 @@ struct Entry {
     index: Option<usize>,
 }
 
+impl Entry {
+    /// A plugin file that is not loaded (refused, quarantined, or no host).
+    fn unloaded(info: PluginInfo, path: PathBuf, id: Option<FileId>) -> Self {
+        Entry {
+            info,
+            path,
+            id,
+            index: None,
+        }
+    }
+}
+
 /// A file that crashed or hung a host, with the file version that did.
 struct Quarantined {
     id: Option<FileId>,
@@ -395,12 +407,9 @@ impl Plugins {
             };
             if let Err(problem) = result {
                 info.reason = Some(problem.clone());
-                state.entries.push(Entry {
-                    info,
-                    path,
-                    id: candidate.id,
-                    index: None,
-                });
+                state
+                    .entries
+                    .push(Entry::unloaded(info, path, candidate.id));
                 continue;
             }
             if let Some(q) = state.quarantine.get(&path) {
@@ -409,12 +418,9 @@ impl Plugins {
                 }
                 info.state = PluginState::Quarantined;
                 info.reason = Some(q.reason.clone());
-                state.entries.push(Entry {
-                    info,
-                    path,
-                    id: candidate.id,
-                    index: None,
-                });
+                state
+                    .entries
+                    .push(Entry::unloaded(info, path, candidate.id));
                 continue;
             }
             if state.host.is_none() {
@@ -423,12 +429,9 @@ impl Plugins {
                     Err(e) => {
                         tracing::error!("{e}");
                         info.reason = Some(e.to_string());
-                        state.entries.push(Entry {
-                            info,
-                            path,
-                            id: candidate.id,
-                            index: None,
-                        });
+                        state
+                            .entries
+                            .push(Entry::unloaded(info, path, candidate.id));
                         continue;
                     }
                 }
@@ -469,12 +472,9 @@ impl Plugins {
                             "another plugin named '{name}' is loaded from {}",
                             other.path.display()
                         ));
-                        state.entries.push(Entry {
-                            info,
-                            path,
-                            id: candidate.id,
-                            index: None,
-                        });
+                        state
+                            .entries
+                            .push(Entry::unloaded(info, path, candidate.id));
                         continue;
                     }
                     info.state = PluginState::Loaded;
@@ -489,12 +489,9 @@ impl Plugins {
                 Ok(FromHost::Refused { reason }) => {
                     tracing::warn!(path = %path.display(), "plugin refused: {reason}");
                     info.reason = Some(reason);
-                    state.entries.push(Entry {
-                        info,
-                        path,
-                        id: candidate.id,
-                        index: None,
-                    });
+                    state
+                        .entries
+                        .push(Entry::unloaded(info, path, candidate.id));
                 }
                 Ok(other) => {
                     self.quarantine(
