@@ -191,6 +191,7 @@ pub async fn list(
             secret_location: locate(keyring, selection, summary, &selected).await,
             active: summary.active,
             workspace: None,
+            token_info: None,
         });
     }
     Ok(AuthReport {
@@ -327,6 +328,7 @@ impl Daemon {
                         secret_location: "keyring".into(),
                         active: true,
                         workspace,
+                        token_info: None,
                     }],
                     backend: backend(keyring),
                     config_path: path.display().to_string(),
@@ -386,6 +388,7 @@ impl Daemon {
                             .and_then(|v| v.as_bool())
                             .unwrap_or(false),
                         workspace: None,
+                        token_info: None,
                     });
                 }
                 if !all && imported.is_empty() && !table.contains_key(&profile_name) {
@@ -464,6 +467,7 @@ impl Daemon {
                         secret_location: String::new(),
                         active: true,
                         workspace: Some(workspace),
+                        token_info: None,
                     }],
                     backend: self
                         .keyring

@@ -348,6 +348,7 @@ impl Daemon {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .clone(),
+                    token_info: None,
                 }
             })
             .collect();

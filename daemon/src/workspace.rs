@@ -348,6 +348,11 @@ impl Session {
             WorkspaceCommand::MembersList | WorkspaceCommand::TokensList { .. } => {
                 return Err(bad_request("not a mutation"))
             }
+            WorkspaceCommand::Settings(_)
+            | WorkspaceCommand::ServiceUsers(_)
+            | WorkspaceCommand::MemberTokens(_) => {
+                return Err(bad_request("this command is not supported by this daemon yet"))
+            }
         };
         self.after_token_mutation(command, &response).await;
         Ok(response)

@@ -46,4 +46,5 @@ pub use types::*;
 
 /// Major version of this protocol. Peers with different values do not talk.
 /// 2: `Request::Workspace` carries the client's idempotency key.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: settings, service users, member tokens; token info in auth and status.
+pub const PROTOCOL_VERSION: u32 = 3;

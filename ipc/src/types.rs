@@ -115,16 +115,82 @@ pub enum WorkspaceCommand {
     TokenDelete {
         token_id: String,
     },
+    /// `mws settings …`
+    Settings(SettingsCommand),
+    /// `mws service-users …`
+    ServiceUsers(ServiceUserCommand),
+    /// `mws member-tokens …`
+    MemberTokens(MemberTokenCommand),
 }
 
 impl WorkspaceCommand {
     /// True for commands that change the workspace.
     pub fn is_mutation(&self) -> bool {
-        !matches!(
-            self,
-            WorkspaceCommand::MembersList | WorkspaceCommand::TokensList { .. }
-        )
+        match self {
+            WorkspaceCommand::MembersList | WorkspaceCommand::TokensList { .. } => false,
+            WorkspaceCommand::Settings(command) => !matches!(command, SettingsCommand::List),
+            WorkspaceCommand::ServiceUsers(command) => !matches!(
+                command,
+                ServiceUserCommand::List | ServiceUserCommand::Info { .. }
+            ),
+            WorkspaceCommand::MemberTokens(command) => {
+                !matches!(command, MemberTokenCommand::List)
+            }
+            _ => true,
+        }
     }
+}
+
+/// `mws settings …` (workspace settings; manager or owner).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum SettingsCommand {
+    /// Answered with [`Response::Settings`].
+    List,
+    /// `setting` is `default-environment` or `image-builder-version` (the
+    /// daemon checks, after reading the current settings, as the official
+    /// client does). Answered with [`Response::SettingSet`].
+    Set { setting: String, value: String },
+}
+
+/// `mws service-users …` (manager or owner).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum ServiceUserCommand {
+    /// Answered with [`Response::ServiceUsers`].
+    List,
+    /// Answered with [`Response::ServiceUser`].
+    Info { name: String },
+    /// `expires_in_secs` already parsed and checked positive by the client.
+    /// Answered with [`Response::CreatedServiceUser`].
+    Create {
+        name: String,
+        expires_in_secs: Option<i64>,
+    },
+    /// With `allow_missing`, NOT_FOUND from the server is success.
+    /// Answered with [`Response::Ok`].
+    Delete { name: String, allow_missing: bool },
+    /// `role` as typed (`contributor`, `viewer`, `no-access`). Answered with
+    /// [`Response::RoleSet`] carrying the role before the change.
+    SetRole {
+        name: String,
+        environment: String,
+        role: String,
+    },
+}
+
+/// `mws member-tokens …` (API tokens of members).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum MemberTokenCommand {
+    /// Answered with [`Response::MemberTokens`].
+    List,
+    /// With `allow_missing`, NOT_FOUND from the server is success.
+    Delete {
+        token_id: String,
+        allow_missing: bool,
+    },
+    /// Ids de-duplicated by the client (`--all` is resolved by the client
+    /// from a `List`, as the official CLI does). Answered with `Ok`.
+    Disable { token_ids: Vec<String> },
+    Enable { token_ids: Vec<String> },
 }
 
 /// `mws auth …`: credentials in the OS keyring.
@@ -160,6 +226,25 @@ pub struct AuthProfile {
     pub active: bool,
     /// The workspace, when the command asked the server.
     pub workspace: Option<String>,
+    /// What the server says of the credential (`auth check`).
+    pub token_info: Option<TokenInfo>,
+}
+
+/// The caller's own credential, as `TokenInfoGet` describes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TokenInfo {
+    pub token_id: String,
+    /// The token's name, `""` if none.
+    pub token_name: String,
+    pub workspace_name: String,
+    /// The user's username, or the service user's name.
+    pub owner: String,
+    /// `user` or `service_user`.
+    pub owner_kind: String,
+    /// Unix seconds; `0` when unknown.
+    pub created_at: f64,
+    /// Unix seconds; `0` when it never expires.
+    pub expires_at: f64,
 }
 
 /// Answer to every [`AuthCommand`].
@@ -249,6 +334,61 @@ pub struct ProxyToken {
     pub scoped: bool,
 }
 
+/// Workspace settings (`settings list`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct WorkspaceSettings {
+    pub default_environment: String,
+    pub image_builder_version: String,
+}
+
+/// A service user's role in one environment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EnvironmentRole {
+    pub environment: String,
+    /// As the server names it (`role_str`), e.g. `contributor`.
+    pub role: String,
+}
+
+/// A service user (never its secret). Timestamps in Unix seconds, `0` = unset.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ServiceUser {
+    pub service_user_id: String,
+    pub name: String,
+    pub token_id: String,
+    pub created_by: String,
+    pub created_at: f64,
+    pub last_used_at: f64,
+    pub expires_at: f64,
+    /// In the server's order; an environment appears at most once.
+    pub environment_roles: Vec<EnvironmentRole>,
+}
+
+/// A freshly created service user with its credential (shown once).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CreatedServiceUser {
+    pub service_user_id: String,
+    pub token_id: String,
+    pub token_secret: Secret,
+    /// Unix seconds; `0` when it never expires.
+    pub expires_at: f64,
+}
+
+/// A member's API token (never its secret). Timestamps in Unix seconds,
+/// `0` = unset.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MemberToken {
+    pub token_id: String,
+    /// `""` when it has none.
+    pub name: String,
+    pub user_id: String,
+    /// The member's display name.
+    pub username: String,
+    pub created_at: f64,
+    pub last_used_at: f64,
+    pub expires_at: f64,
+    pub disabled: bool,
+}
+
 /// A freshly created proxy token, with its secret (shown once).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CreatedToken {
@@ -304,6 +444,8 @@ pub struct IdentityStatus {
     pub last_poll_secs_ago: Option<f64>,
     /// Whether a background poller runs for this identity.
     pub polling: bool,
+    /// The credential itself, when the daemon has asked (`TokenInfoGet`).
+    pub token_info: Option<TokenInfo>,
 }
 
 /// Answer to [`Request::Status`].
@@ -361,6 +503,22 @@ pub enum Response {
     Rendered(String),
     Plugins(Vec<PluginInfo>),
     Alerts(Vec<Alert>),
+    Settings(WorkspaceSettings),
+    /// `settings set`: the value before; `error` set when the server refused
+    /// the change (the CLI prints the official `✗ SETTING: …` line).
+    SettingSet {
+        previous: String,
+        error: Option<String>,
+    },
+    ServiceUsers(Vec<ServiceUser>),
+    ServiceUser(ServiceUser),
+    CreatedServiceUser(CreatedServiceUser),
+    /// `service-users set-role`: the role before the change (`no-access`
+    /// when the service user had none in that environment).
+    RoleSet {
+        previous: String,
+    },
+    MemberTokens(Vec<MemberToken>),
 }
 
 /// Where a plugin file stands.
@@ -415,6 +573,31 @@ pub struct Alert {
 }
 
 impl Response {
+    /// The variant's name, for messages about an unexpected answer.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Response::Pong => "Pong",
+            Response::Ok => "Ok",
+            Response::Members(_) => "Members",
+            Response::Tokens(_) => "Tokens",
+            Response::Created(_) => "Created",
+            Response::Status(_) => "Status",
+            Response::Auth(_) => "Auth",
+            Response::Event(_) => "Event",
+            Response::Error(_) => "Error",
+            Response::Rendered(_) => "Rendered",
+            Response::Plugins(_) => "Plugins",
+            Response::Alerts(_) => "Alerts",
+            Response::Settings(_) => "Settings",
+            Response::SettingSet { .. } => "SettingSet",
+            Response::ServiceUsers(_) => "ServiceUsers",
+            Response::ServiceUser(_) => "ServiceUser",
+            Response::CreatedServiceUser(_) => "CreatedServiceUser",
+            Response::RoleSet { .. } => "RoleSet",
+            Response::MemberTokens(_) => "MemberTokens",
+        }
+    }
+
     pub fn error(kind: ErrorKind, message: impl Into<String>) -> Self {
         Response::Error(ErrorReply {
             kind,
@@ -446,5 +629,14 @@ mod tests {
             token_id: "wk-1".into()
         }
         .is_mutation());
+        assert!(!WorkspaceCommand::ServiceUsers(ServiceUserCommand::Info {
+            name: "ci".into()
+        })
+        .is_mutation());
+        assert!(WorkspaceCommand::MemberTokens(MemberTokenCommand::Enable {
+            token_ids: vec!["ak-1".into()]
+        })
+        .is_mutation());
+        assert!(!WorkspaceCommand::Settings(SettingsCommand::List).is_mutation());
     }
 }
