@@ -3,8 +3,8 @@
 //! official spelling (`mws workspace proxy-tokens …`) works as well as the
 //! short one (`mws proxy-tokens …`).
 //!
-//! A new daemon request usually means: a variant here, a match arm in
-//! `commands.rs`, and a renderer.
+//! A new command group means: its enum here, one arm in `commands::run`,
+//! and a file of its own under `commands/`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 

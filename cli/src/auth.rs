@@ -7,11 +7,12 @@
 //! buffer is zeroed.
 
 use crate::args::{AuthCommand as Args, JsonFlag};
-use crate::client::{Client, Retry};
-use crate::commands::CommandError;
+use crate::client::Retry;
+use crate::output::{self, emit};
+use crate::request::{self, unexpected};
 use crate::{selection, term};
 use mws_ipc::{AuthCommand, AuthReport, Request, Response, Secret};
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::process::ExitCode;
 use zeroize::Zeroizing;
 
@@ -34,17 +35,17 @@ fn read_secret(from_stdin: bool) -> anyhow::Result<Secret> {
     Ok(Secret::new(secret.trim().to_string()))
 }
 
-fn send(profile: Option<String>, command: AuthCommand) -> Result<AuthReport, CommandError> {
+/// Keyring changes carry no idempotency key, so a request is never resent
+/// to a second daemon (`Retry::Unsafe`).
+fn send(profile: Option<String>, command: AuthCommand) -> anyhow::Result<AuthReport> {
     let request = Request::Auth {
         selection: selection::from_env(profile, |name| std::env::var_os(name)),
         command,
     };
-    let exchange = Client::new().request(&request, Retry::Unsafe)?;
-    drop(request);
-    match exchange.response {
+    // `request` (with any secret in it) is zeroed when this returns.
+    match request::send(&request, Retry::Unsafe)? {
         Response::Auth(report) => Ok(report),
-        Response::Error(reply) => Err(CommandError::Daemon(reply)),
-        other => Err(CommandError::Unexpected(format!("{other:?}"))),
+        other => Err(unexpected(&other)),
     }
 }
 
@@ -63,8 +64,7 @@ fn print(
     } else {
         lines(report)
     };
-    std::io::stdout().write_all(text.as_bytes())?;
-    Ok(())
+    emit(&text)
 }
 
 /// One success line per profile of a report, from a template with
@@ -84,11 +84,7 @@ fn per_profile(report: &AuthReport, template: &str) -> String {
 }
 
 fn check() -> &'static str {
-    if term::color(1) {
-        "\u{1b}[32m✓\u{1b}[0m"
-    } else {
-        "✓"
-    }
+    output::tick(term::color(1))
 }
 
 pub fn run(profile: Option<String>, command: Args) -> anyhow::Result<ExitCode> {

@@ -15,6 +15,7 @@
 //! shell that happened to start it: credentials travel with each request.
 
 use mws_ipc::paths::{self, PathError};
+use rustix::fs::FlockOperation;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -51,11 +52,17 @@ pub enum StartError {
 }
 
 /// Starts a daemon (`program`, else the one [`locate`] finds) unless one
-/// answers on `socket` once we hold the lock.
-pub fn start(runtime_dir: &Path, socket: &Path, program: Option<&Path>) -> Result<(), StartError> {
+/// answers (`answers()`, the caller's probe of the socket) once we hold the
+/// lock. The probe is passed in so that this module needs nothing of the
+/// client that calls it.
+pub fn start(
+    runtime_dir: &Path,
+    answers: impl Fn() -> bool,
+    program: Option<&Path>,
+) -> Result<(), StartError> {
     paths::ensure_runtime_dir(runtime_dir)?;
     let _lock = lock(&runtime_dir.join(START_LOCK_NAME))?;
-    if crate::client::connect(socket).is_ok() {
+    if answers() {
         return Ok(());
     }
     match program {
@@ -78,17 +85,22 @@ fn lock(path: &Path) -> Result<File, StartError> {
             path: path.to_owned(),
             error,
         })?;
+    match flock(&file, FlockOperation::LockExclusive) {
+        Ok(()) => Ok(file),
+        Err(error) => Err(StartError::Lock {
+            path: path.to_owned(),
+            error,
+        }),
+    }
+}
+
+/// `flock(2)` on a file we hold, retried when a signal interrupts it.
+pub fn flock(file: &File, operation: FlockOperation) -> io::Result<()> {
     loop {
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(file);
-        }
-        let source = io::Error::last_os_error();
-        if source.kind() != io::ErrorKind::Interrupted {
-            return Err(StartError::Lock {
-                path: path.to_owned(),
-                error: source,
-            });
+        match rustix::fs::flock(file, operation) {
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -308,12 +320,12 @@ mod tests {
         let path = dir.path().join(START_LOCK_NAME);
         let held = lock(&path).unwrap();
         let other = File::open(&path).unwrap();
-        // SAFETY: flock on a descriptor we own.
-        let rc = unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        assert_eq!(rc, -1, "a second exclusive lock must fail while held");
+        assert!(
+            flock(&other, FlockOperation::NonBlockingLockExclusive).is_err(),
+            "a second exclusive lock must fail while held"
+        );
         drop(held);
-        let rc = unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        assert_eq!(rc, 0);
+        flock(&other, FlockOperation::NonBlockingLockExclusive).unwrap();
     }
 
     #[test]

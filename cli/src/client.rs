@@ -15,15 +15,22 @@
 //! * the daemon hangs up before its hello: it was going away and has not read
 //!   our request (the daemon answers the hello before it reads any request),
 //!   so starting a new one and sending again is safe;
-//! * the daemon hangs up after its hello but before the response: a read is
-//!   retried once on a fresh daemon; a mutation is not resent, because it may
-//!   have reached Modal — the user is told the outcome is unknown.
+//! * the daemon hangs up after its hello but before the response: a request
+//!   sent with [`Retry::Safe`] is resent once to a fresh daemon. That covers
+//!   reads, and (since protocol 2) workspace mutations too: each carries an
+//!   idempotency key from which the daemon derives its upstream keys, so a
+//!   resent mutation gets the first answer replayed by the server instead of
+//!   making a second change. A request sent with [`Retry::Unsafe`] (`mws
+//!   auth`, whose keyring and config changes carry no key, and the daemon's
+//!   own `Status`/`Shutdown`) is not resent: the user is told the outcome is
+//!   unknown ([`ClientError::OutcomeUnknown`]).
 
 use crate::autostart;
 use interprocess::local_socket::{prelude::*, GenericFilePath, Stream};
 use mws_ipc::codec::{self, CodecError};
 use mws_ipc::paths::{self, PathError};
 use mws_ipc::{ClientHello, Request, Response, ServerHello, PROTOCOL_VERSION};
+use rustix::process::{Pid, Signal};
 use std::io::{self, BufReader, Write};
 use std::path::Path;
 use std::path::PathBuf;
@@ -49,6 +56,7 @@ pub enum ClientError {
     Malformed(String),
     #[error("mwsd did not answer within {} s", RESPONSE_TIMEOUT.as_secs())]
     Timeout,
+    /// The daemon died while handling a [`Retry::Unsafe`] request.
     #[error(
         "mwsd stopped before answering, so the outcome is unknown: the change may or may not have \
          been made. Check with `mws proxy-tokens list`."
@@ -71,9 +79,11 @@ pub enum ClientError {
 /// Whether resending a request after the daemon died mid-way is safe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
-    /// Reads: ask again.
+    /// Reads, and workspace mutations with an idempotency key (the next
+    /// daemon's upstream call replays the first one's answer): send again.
     Safe,
-    /// Mutations: the first attempt may have reached Modal.
+    /// Changes without an idempotency key (`mws auth`): the first attempt
+    /// may have taken effect, so report [`ClientError::OutcomeUnknown`].
     Unsafe,
 }
 
@@ -180,7 +190,11 @@ impl Client {
                     resent = true;
                 }
             }
-            autostart::start(&self.runtime_dir, &self.socket, self.program.as_deref())?;
+            autostart::start(
+                &self.runtime_dir,
+                || self.answers(),
+                self.program.as_deref(),
+            )?;
             started = true;
         }
         Err(ClientError::DaemonDied)
@@ -303,11 +317,11 @@ impl Client {
         if pid <= 1 || pid == std::process::id() as i32 {
             return Err(ClientError::UnknownMismatch(self.socket.clone()));
         }
-        signal(pid, libc::SIGTERM);
+        signal(pid, Signal::TERM);
         if self.wait_gone(Some(pid)) {
             return Ok(());
         }
-        signal(pid, libc::SIGKILL);
+        signal(pid, Signal::KILL);
         if self.wait_gone(Some(pid)) {
             return Ok(());
         }
@@ -321,8 +335,6 @@ impl Default for Client {
     }
 }
 
-/// The hello and the request, framed, ready for a single write.
-/// The buffer is zeroed when dropped: it may carry the API secret.
 /// A stream of responses after a `Watch` request.
 pub struct Subscription {
     first: Option<Response>,
@@ -345,6 +357,8 @@ impl Subscription {
     }
 }
 
+/// The hello and the request, framed, ready for a single write.
+/// The buffer is zeroed when dropped: it may carry the API secret.
 fn encode(request: &Request) -> Result<Zeroizing<Vec<u8>>, ClientError> {
     let hello = ClientHello {
         protocol_version: PROTOCOL_VERSION,
@@ -385,17 +399,23 @@ fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
-fn signal(pid: i32, sig: libc::c_int) {
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe {
-        libc::kill(pid, sig);
+/// Sends `sig` to `pid`; a process that is already gone is no error here
+/// (the caller waits for it to be gone anyway).
+fn signal(pid: i32, sig: Signal) {
+    if let Some(pid) = Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(pid, sig);
     }
 }
 
 fn process_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    let exists = rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    let Some(pid_) = Pid::from_raw(pid) else {
+        return false;
+    };
+    // Signal 0 only checks that the process exists (EPERM: it does, not ours).
+    let exists = matches!(
+        rustix::process::test_kill_process(pid_),
+        Ok(()) | Err(rustix::io::Errno::PERM)
+    );
     exists && !is_zombie(pid)
 }
 
@@ -414,7 +434,7 @@ fn is_zombie(pid: i32) -> bool {
 
 /// Connects to the daemon's socket (an `interprocess` local socket: a Unix
 /// domain socket here).
-pub(crate) fn connect(path: &Path) -> io::Result<Stream> {
+fn connect(path: &Path) -> io::Result<Stream> {
     let name = path.to_fs_name::<GenericFilePath>()?;
     Stream::connect(name)
 }
@@ -575,7 +595,7 @@ mod tests {
     }
 
     #[test]
-    fn mutation_is_not_resent_when_the_daemon_dies() {
+    fn unsafe_request_is_not_resent_when_the_daemon_dies() {
         let w = world();
         let daemon = fake_daemon(&w.runtime, vec![Behaviour::HangUpAfterHello]);
         let program = fake_mwsd(&w, "already-running");

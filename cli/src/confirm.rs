@@ -1,6 +1,10 @@
-//! The confirmation `proxy-tokens delete` asks for, with the official CLI's
-//! prompt and its refusal to guess when nobody can answer.
+//! The confirmation destructive commands ask for (click's `confirm`), with
+//! the official CLI's prompt and its refusal to guess when nobody can
+//! answer (`confirm_or_suggest_yes`).
 
+use crate::output::CommandError;
+use crate::term;
+use anyhow::Context as _;
 use std::io::{BufRead, Write};
 
 /// The user's answer.
@@ -28,6 +32,16 @@ pub fn ask(message: &str, stdin_is_tty: bool) -> std::io::Result<Answer> {
     }
     let stdin = std::io::stdin();
     ask_with(message, &mut stdin.lock(), &mut out)
+}
+
+/// Asks `message`; anything but yes stops the command with the official
+/// CLI's words (`Aborted!`, or the hint to use `--yes` without a terminal).
+pub fn or_abort(message: &str) -> anyhow::Result<()> {
+    match ask(message, term::is_tty(0)).context("cannot ask for confirmation")? {
+        Answer::Yes => Ok(()),
+        Answer::No => Err(CommandError::Aborted("Aborted!").into()),
+        Answer::NoTerminal => Err(CommandError::Aborted(NO_TERMINAL).into()),
+    }
 }
 
 /// The prompt loop over any reader and writer (click's `confirm`: `y`/`yes`

@@ -12,15 +12,17 @@ mod autostart;
 mod client;
 mod commands;
 mod confirm;
+mod output;
 mod plugins;
 mod render;
+mod request;
 mod selection;
 mod term;
 mod validate;
 mod watch;
 
 use clap::Parser;
-use commands::CommandError;
+use output::CommandError;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -41,10 +43,5 @@ fn report(error: &anyhow::Error) {
         eprintln!("{message}");
         return;
     }
-    let prefix = if term::color(2) {
-        "\u{1b}[1;31mError:\u{1b}[0m"
-    } else {
-        "Error:"
-    };
-    eprintln!("{prefix} {error:#}");
+    eprintln!("{} {error:#}", output::error_prefix(term::color(2)));
 }

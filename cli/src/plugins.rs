@@ -8,9 +8,10 @@
 //! `json` is built in (same as `--json`), and so is `table` (the default).
 
 use crate::args::{FormatArg, JsonFlag};
-use crate::client::{Client, Retry};
-use crate::commands::{emit, CommandError};
+use crate::client::Retry;
+use crate::output::emit;
 use crate::render;
+use crate::request::{self, unexpected};
 use mws_ipc::{Alert, PluginInfo, PluginState, Request, Response};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -35,24 +36,17 @@ impl FormatArg {
     }
 }
 
-fn ask(request: &Request) -> Result<Response, CommandError> {
-    match Client::new().request(request, Retry::Safe)?.response {
-        Response::Error(reply) => Err(CommandError::Daemon(reply)),
-        response => Ok(response),
-    }
-}
-
 /// Has the plugin offering `format` render `json` (the `--json` text of a
 /// `kind` table: `members` or `tokens`).
 pub fn render(kind: &str, format: &str, json: String) -> anyhow::Result<String> {
-    let response = ask(&Request::Render {
+    let request = Request::Render {
         format: format.to_string(),
         kind: kind.to_string(),
         json,
-    })?;
-    match response {
+    };
+    match request::send(&request, Retry::Safe)? {
         Response::Rendered(text) => Ok(text),
-        _ => Err(CommandError::Unexpected("not rendered output".into()).into()),
+        other => Err(unexpected(&other)),
     }
 }
 
@@ -159,8 +153,9 @@ fn plugins_text(plugins: &[PluginInfo]) -> String {
 
 /// `mws plugins list [--json]`.
 pub fn list(output: JsonFlag) -> anyhow::Result<ExitCode> {
-    let Response::Plugins(plugins) = ask(&Request::Plugins)? else {
-        return Err(CommandError::Unexpected("not a plugin list".into()).into());
+    let plugins = match request::send(&Request::Plugins, Retry::Safe)? {
+        Response::Plugins(plugins) => plugins,
+        other => return Err(unexpected(&other)),
     };
     let text = if output.json {
         let rows: Vec<PluginJson<'_>> = plugins
@@ -198,8 +193,9 @@ struct AlertJson<'a> {
 
 /// `mws alerts [--json]`.
 pub fn alerts(output: JsonFlag) -> anyhow::Result<ExitCode> {
-    let Response::Alerts(alerts) = ask(&Request::Alerts)? else {
-        return Err(CommandError::Unexpected("not an alert list".into()).into());
+    let alerts = match request::send(&Request::Alerts, Retry::Safe)? {
+        Response::Alerts(alerts) => alerts,
+        other => return Err(unexpected(&other)),
     };
     let tz = render::time::local_zone();
     let text = if output.json {

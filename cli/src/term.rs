@@ -2,7 +2,7 @@
 //! to, whether a stream is a terminal, and whether to use colour. Asked only
 //! when needed (a `--json` call never queries the terminal).
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 
 /// Width of tables: `COLUMNS` when it is a number, else the width of the
 /// first of stdin/stdout/stderr that is a terminal, else 80 (rich's rule).
@@ -26,16 +26,23 @@ pub fn width() -> usize {
 }
 
 fn tty_width(fd: RawFd) -> Option<usize> {
-    // SAFETY: TIOCGWINSZ writes one winsize into the struct we pass.
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) };
-    (rc == 0).then_some(size.ws_col as usize)
+    let size = with_std_fd(fd, |fd| rustix::termios::tcgetwinsize(fd).ok()).flatten()?;
+    Some(usize::from(size.ws_col))
 }
 
-/// True when `fd` is a terminal.
+/// True when `fd` (0, 1 or 2) is a terminal.
 pub fn is_tty(fd: RawFd) -> bool {
-    // SAFETY: isatty only inspects the descriptor.
-    unsafe { libc::isatty(fd) == 1 }
+    with_std_fd(fd, |fd| rustix::termios::isatty(fd)).unwrap_or(false)
+}
+
+/// Runs `f` on standard stream `fd` (0, 1 or 2); `None` for any other fd.
+fn with_std_fd<T>(fd: RawFd, f: impl FnOnce(BorrowedFd<'_>) -> T) -> Option<T> {
+    match fd {
+        0 => Some(f(std::io::stdin().as_fd())),
+        1 => Some(f(std::io::stdout().as_fd())),
+        2 => Some(f(std::io::stderr().as_fd())),
+        _ => None,
+    }
 }
 
 /// Colour for a stream: only on a terminal, and not with `NO_COLOR` or a

@@ -4,11 +4,12 @@
 //! shell integrations read; otherwise one human line per event.
 
 use crate::client::Client;
-use crate::commands::CommandError;
+use crate::output::{self, Written};
 use crate::render::time;
+use crate::request::answer;
 use crate::selection;
+use anyhow::Context as _;
 use mws_ipc::{Event, Request, Response};
-use std::io::Write;
 use std::process::ExitCode;
 
 /// The JSON line for one event; timestamps as in `--json` listings.
@@ -26,53 +27,16 @@ pub fn json_line(event: &Event, tz: &jiff::tz::TimeZone) -> String {
     serde_json::to_string(&value).unwrap_or_default()
 }
 
-/// One human line for an event.
+/// One human line for an event: when, where, what kind, and the daemon's
+/// own wording of what it is about (the same words a desktop notification
+/// shows, see `describe` in the daemon's `events` module).
 pub fn human_line(event: &Event, tz: &jiff::tz::TimeZone) -> String {
-    let after: serde_json::Value = serde_json::from_str(&event.after).unwrap_or_default();
-    let before: serde_json::Value = serde_json::from_str(&event.before).unwrap_or_default();
-    let subject = if after.is_null() { &before } else { &after };
-    let text = |v: &serde_json::Value, k: &str| {
-        v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
-    };
-    let what = match event.kind.split('.').next() {
-        // A plugin's alert (e.g. alert.token_age): its level and message.
-        Some("alert") => format!("{}: {}", text(subject, "level"), text(subject, "message")),
-        Some("member") => {
-            let mut who = text(subject, "email");
-            if event.kind == "member.role_changed" {
-                who = format!(
-                    "{who}: {} → {}",
-                    text(&before, "role"),
-                    text(&after, "role")
-                );
-            }
-            who
-        }
-        _ => {
-            let id = text(subject, "token_id");
-            match event.kind.as_str() {
-                "token.renamed" => format!(
-                    "{id}: '{}' → '{}'",
-                    text(&before, "name"),
-                    text(&after, "name")
-                ),
-                _ => {
-                    let name = text(subject, "name");
-                    if name.is_empty() {
-                        id
-                    } else {
-                        format!("{id} ('{name}')")
-                    }
-                }
-            }
-        }
-    };
     format!(
         "{}  {}  {}  {}",
         time::table_timestamp(event.time, tz).unwrap_or_default(),
         event.workspace,
         event.kind,
-        what
+        event.detail
     )
 }
 
@@ -80,27 +44,24 @@ pub fn run(profile: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
     let request = Request::Watch {
         selection: Some(selection::from_env(profile, |name| std::env::var_os(name))),
     };
-    let mut subscription = Client::new()
-        .subscribe(&request)
-        .map_err(CommandError::from)?;
+    let mut subscription = Client::new().subscribe(&request)?;
     drop(request);
     let tz = time::local_zone();
-    let stdout = std::io::stdout();
     while let Some(response) = subscription.next_response() {
-        let line = match response.map_err(CommandError::from)? {
-            Response::Ok => continue,
+        let line = match answer(response?)? {
             Response::Event(event) if json => json_line(&event, &tz),
             Response::Event(event) => human_line(&event, &tz),
-            Response::Error(reply) => return Err(CommandError::Daemon(reply).into()),
+            // The subscription's `Ok`, and answers added later.
             _ => continue,
         };
-        let mut out = stdout.lock();
-        if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
-            // The reader went away (e.g. `mws watch | head`): not an error.
+        let written =
+            output::write_stdout(&format!("{line}\n")).context("cannot write to stdout")?;
+        if written == Written::ReaderGone {
+            // e.g. `mws watch | head`: not an error.
             return Ok(ExitCode::SUCCESS);
         }
     }
-    Err(CommandError::Unexpected("mwsd closed the event stream".into()).into())
+    anyhow::bail!("unexpected answer from mwsd: mwsd closed the event stream")
 }
 
 #[cfg(test)]
@@ -115,6 +76,8 @@ mod tests {
             server_url: "http://x".into(),
             before: r#"{"token_id":"wk-1","name":"a"}"#.into(),
             after: r#"{"token_id":"wk-1","name":"b"}"#.into(),
+            title: "Proxy token renamed".into(),
+            detail: "wk-1: 'a' → 'b'".into(),
         }
     }
 

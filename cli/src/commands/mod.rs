@@ -1,0 +1,47 @@
+//! What each command does: check its arguments, build one request, send it
+//! (see [`crate::request`]), render the answer. Nothing here talks to Modal
+//! or reads credentials; the daemon does both.
+//!
+//! One file per command group, one function per command: adding a group is
+//! a new file here, its arguments in `args.rs`, one arm in [`run`], and
+//! usually a `WorkspaceCommand` (or new `Request`) in `mws-ipc`.
+
+mod daemon;
+mod members;
+mod proxy_tokens;
+mod shared;
+
+use crate::args::{Cli, Command, PluginsCommand, WorkspaceCommand as Spelling};
+use crate::output::emit;
+use crate::plugins;
+use std::process::ExitCode;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let profile = cli.profile;
+    match cli.command {
+        Command::Members(command) | Command::Workspace(Spelling::Members(command)) => {
+            members::run(profile, command)
+        }
+        Command::ProxyTokens(command) | Command::Workspace(Spelling::ProxyTokens(command)) => {
+            proxy_tokens::run(profile, command)
+        }
+        Command::Daemon(command) => daemon::run(command),
+        Command::Plugins(PluginsCommand::List { output }) => plugins::list(output),
+        Command::Alerts { output } => plugins::alerts(output),
+        Command::Watch { output } => crate::watch::run(profile, output.json),
+        Command::Auth(command) => crate::auth::run(profile, command),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(
+                clap_complete::Shell::from(shell),
+                &mut command,
+                "mws",
+                &mut out,
+            );
+            emit(&String::from_utf8_lossy(&out))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
