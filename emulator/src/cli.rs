@@ -16,7 +16,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use mws_modal_api::proto;
 use serde_json::{json, Value};
 
-use crate::store::{self, Member, NewMember, NewProxyToken, Store};
+use crate::store::{
+    self, EnvRole, Member, MemberToken, NewMember, NewMemberToken, NewProxyToken, NewServiceUser,
+    ServiceUser, Store,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -150,6 +153,15 @@ pub enum AdminCommand {
     /// Rename the workspace.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
+    /// Add, remove and give roles to service users.
+    #[command(subcommand)]
+    ServiceUser(ServiceUserCommand),
+    /// Add, disable, enable and remove members' API tokens.
+    #[command(subcommand)]
+    MemberToken(MemberTokenCommand),
+    /// Change workspace settings (default environment, image builder version).
+    #[command(subcommand)]
+    Settings(SettingsCommand),
     /// Insert many members and tokens in one transaction (for benchmarks).
     Bulk {
         #[arg(long, default_value_t = 0)]
@@ -252,6 +264,89 @@ pub enum WorkspaceCommand {
     Rename { name: String },
 }
 
+/// `ENV=ROLE` (role: contributor, viewer or no-access).
+fn parse_env_role(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((env, role)) if !env.is_empty() && !role.is_empty() => {
+            Ok((env.to_string(), role.to_string()))
+        }
+        _ => Err(format!("'{s}' is not ENV=ROLE (e.g. main=contributor)")),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceUserCommand {
+    /// Add a service user; prints its token id (and, with --json, its secret).
+    Add {
+        name: String,
+        /// Expires this many seconds from now (default: never).
+        #[arg(long, value_name = "N", conflicts_with = "expires_at")]
+        expires_in_secs: Option<u32>,
+        /// Expires at this Unix time (may be in the past: an expired service user).
+        #[arg(long, value_name = "UNIX", value_parser = parse_unix_time)]
+        expires_at: Option<f64>,
+        /// The member who created it (default: the first owner).
+        #[arg(long, value_name = "EMAIL")]
+        created_by: Option<String>,
+        /// Creation time in Unix seconds (default: now).
+        #[arg(long, value_name = "UNIX", value_parser = parse_unix_time)]
+        created_at: Option<f64>,
+        /// A role in an environment, e.g. main=contributor (repeatable).
+        #[arg(long = "role", value_name = "ENV=ROLE", value_parser = parse_env_role)]
+        roles: Vec<(String, String)>,
+    },
+    /// Remove a service user (its credential stops working).
+    Remove { name: String },
+    /// Set a service user's role in an environment (no-access removes it).
+    SetRole {
+        name: String,
+        env: String,
+        /// contributor, viewer or no-access.
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberTokenCommand {
+    /// Add an API token for a member; prints its id (and, with --json, its secret).
+    Add {
+        /// The member's email.
+        #[arg(long, value_name = "EMAIL")]
+        member: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Creation time in Unix seconds (default: now).
+        #[arg(long, value_name = "UNIX", value_parser = parse_unix_time)]
+        created_at: Option<f64>,
+        /// Expires at this Unix time (may be in the past; default: never).
+        #[arg(long, value_name = "UNIX", value_parser = parse_unix_time)]
+        expires_at: Option<f64>,
+        /// Recorded last use in Unix seconds (default: never used).
+        #[arg(long, value_name = "UNIX", value_parser = parse_unix_time)]
+        last_used_at: Option<f64>,
+        /// Create it disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// Disable a member token (it stops authenticating until enabled).
+    Disable { token_id: String },
+    /// Enable a disabled member token.
+    Enable { token_id: String },
+    /// Remove a member token.
+    Remove { token_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Make an environment the workspace's default.
+    SetDefaultEnv { name: String },
+    /// Set the image builder version (2023.12, 2024.04, 2024.10, 2025.06, PREVIEW).
+    SetImageBuilderVersion {
+        #[arg(value_name = "VERSION")]
+        image_builder_version: String,
+    },
+}
+
 /// What a command did: a line for people and an object for scripts.
 #[derive(Debug)]
 pub struct Report {
@@ -289,6 +384,32 @@ pub fn token_json(t: &proto::WebhookToken) -> Value {
         "scoped": t.scoped,
         "created_at": t.created_at,
         "created_by": t.created_by.as_ref().map(|c| c.username.clone()),
+    })
+}
+
+pub fn service_user_json(su: &ServiceUser) -> Value {
+    json!({
+        "service_user_id": su.service_user_id,
+        "name": su.name,
+        "token_id": su.token_id,
+        "created_by": su.created_by,
+        "created_at": su.created_at,
+        "expires_at": su.expires_at,
+        "environment_roles": su.roles.iter()
+            .map(|r| (r.environment_name.clone(), json!(r.role.as_str())))
+            .collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+pub fn member_token_json(t: &MemberToken) -> Value {
+    json!({
+        "token_id": t.token_id,
+        "name": t.name,
+        "member": t.email,
+        "created_at": t.created_at,
+        "expires_at": t.expires_at,
+        "last_used_at": t.last_used_at,
+        "disabled": t.disabled,
     })
 }
 
@@ -449,6 +570,148 @@ pub fn run_admin(store: &Store, command: &AdminCommand) -> store::Result<Report>
             Ok(Report {
                 text: format!("Renamed workspace {old} to {name}"),
                 json: json!({"action": "workspace.rename", "old_name": old, "name": name}),
+            })
+        }
+        AdminCommand::ServiceUser(ServiceUserCommand::Add {
+            name,
+            expires_in_secs,
+            expires_at,
+            created_by,
+            created_at,
+            roles,
+        }) => {
+            let creator = match created_by {
+                Some(email) => store::member_by_email(c, email)?,
+                None => store::ensure_owner(c)?,
+            };
+            let expires_at =
+                expires_at.or(expires_in_secs.map(|n| store::now() + f64::from(n)));
+            let (mut su, secret) = store::create_service_user(
+                c,
+                NewServiceUser {
+                    name,
+                    scoped: false,
+                    created_by: Some(creator.pk),
+                    created_at: *created_at,
+                    expires_at,
+                },
+            )?;
+            for (env, role) in roles {
+                let role = EnvRole::parse(role)?;
+                let env = store::env_by_name(c, env)?;
+                store::set_service_user_role(c, &su, &env, role)?;
+            }
+            if !roles.is_empty() {
+                su = store::service_user_by_pk(c, su.pk)?;
+            }
+            let mut j = json!({"action": "service-user.add", "service_user": service_user_json(&su)});
+            j["token_id"] = json!(su.token_id);
+            j["token_secret"] = json!(secret);
+            Ok(Report {
+                text: format!(
+                    "Added service user {} ({}) with token {}",
+                    su.name, su.service_user_id, su.token_id
+                ),
+                json: j,
+            })
+        }
+        AdminCommand::ServiceUser(ServiceUserCommand::Remove { name }) => {
+            let su = store::delete_service_user(c, "", name)?;
+            Ok(Report {
+                text: format!("Removed service user {} ({})", su.name, su.service_user_id),
+                json: json!({"action": "service-user.remove", "service_user": service_user_json(&su)}),
+            })
+        }
+        AdminCommand::ServiceUser(ServiceUserCommand::SetRole { name, env, role }) => {
+            let role = EnvRole::parse(role)?;
+            let su = store::service_user_by_name(c, name)?;
+            let e = store::env_by_name(c, env)?;
+            let old = store::set_service_user_role(c, &su, &e, role)?;
+            Ok(Report {
+                text: format!(
+                    "Changed service user {}'s role in environment {} from {} to {}",
+                    su.name,
+                    e.name,
+                    old.as_str(),
+                    role.as_str()
+                ),
+                json: json!({"action": "service-user.set-role", "name": su.name,
+                             "environment": e.name, "old_role": old.as_str(), "role": role.as_str()}),
+            })
+        }
+        AdminCommand::MemberToken(MemberTokenCommand::Add {
+            member,
+            name,
+            created_at,
+            expires_at,
+            last_used_at,
+            disabled,
+        }) => {
+            let m = store::member_by_email(c, member)?;
+            let (t, secret) = store::create_member_token(
+                c,
+                NewMemberToken {
+                    member_pk: m.pk,
+                    name,
+                    created_at: *created_at,
+                    expires_at: *expires_at,
+                    last_used_at: *last_used_at,
+                    disabled: *disabled,
+                },
+            )?;
+            Ok(Report {
+                text: t.token_id.clone(),
+                json: json!({"action": "member-token.add", "token": member_token_json(&t),
+                             "token_id": t.token_id, "token_secret": secret}),
+            })
+        }
+        AdminCommand::MemberToken(MemberTokenCommand::Disable { token_id }) => {
+            let before = store::set_member_token_disabled(c, token_id, true)?;
+            let t = store::member_token(c, token_id)?;
+            Ok(Report {
+                text: format!(
+                    "Disabled token {}{}",
+                    t.token_id,
+                    if before.disabled { " (already disabled)" } else { "" }
+                ),
+                json: json!({"action": "member-token.disable", "token": member_token_json(&t),
+                             "changed": !before.disabled}),
+            })
+        }
+        AdminCommand::MemberToken(MemberTokenCommand::Enable { token_id }) => {
+            let before = store::set_member_token_disabled(c, token_id, false)?;
+            let t = store::member_token(c, token_id)?;
+            Ok(Report {
+                text: format!(
+                    "Enabled token {}{}",
+                    t.token_id,
+                    if before.disabled { "" } else { " (was not disabled)" }
+                ),
+                json: json!({"action": "member-token.enable", "token": member_token_json(&t),
+                             "changed": before.disabled}),
+            })
+        }
+        AdminCommand::MemberToken(MemberTokenCommand::Remove { token_id }) => {
+            let t = store::delete_member_token(c, token_id)?;
+            Ok(Report {
+                text: format!("Removed token {} of {}", t.token_id, t.email),
+                json: json!({"action": "member-token.remove", "token": member_token_json(&t)}),
+            })
+        }
+        AdminCommand::Settings(SettingsCommand::SetDefaultEnv { name }) => {
+            let (old, e) = store::set_default_env(c, name)?;
+            Ok(Report {
+                text: format!("Changed the default environment from {old} to {}", e.name),
+                json: json!({"action": "settings.set-default-env", "old": old, "new": e.name}),
+            })
+        }
+        AdminCommand::Settings(SettingsCommand::SetImageBuilderVersion {
+            image_builder_version: version,
+        }) => {
+            let old = store::set_image_builder_version(c, version)?;
+            Ok(Report {
+                text: format!("Changed the image builder version from {old} to {version}"),
+                json: json!({"action": "settings.set-image-builder-version", "old": old, "new": version}),
             })
         }
         AdminCommand::Bulk { members, tokens } => {

@@ -47,6 +47,9 @@ pub fn member_id() -> String {
 pub fn user_id() -> String {
     random_id("us-")
 }
+pub fn service_user_id() -> String {
+    random_id("su-")
+}
 pub fn workspace_id() -> String {
     random_id("ac-")
 }

@@ -23,6 +23,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use mws_modal_api::headers;
+use mws_modal_api::prost_types;
 use mws_modal_api::proto::{self, ObjectCreationType};
 use mws_modal_api::{ModalClient, ModalClientServer};
 use prost::Message;
@@ -56,6 +57,19 @@ pub const IMPLEMENTED_METHODS: &[&str] = &[
     "EnvironmentGetOrCreate",
     "EnvironmentList",
     "EnvironmentCreate",
+    "WorkspaceSettings",
+    "WorkspaceSetDefaultEnvironment",
+    "WorkspaceSetImageBuilderVersion",
+    "ServiceUserList",
+    "ServiceUserCreate",
+    "ServiceUserDelete",
+    "ServiceUserInfo",
+    "EnvironmentRoleSet",
+    "TokensList",
+    "TokenDelete",
+    "TokenDisable",
+    "TokenEnable",
+    "TokenInfoGet",
 ];
 
 /// Whether a method changes state (and so takes part in idempotency).
@@ -113,6 +127,7 @@ pub fn status_of(e: &Error) -> Status {
         Error::InvalidArgument(m) => Status::invalid_argument(m.clone()),
         Error::AlreadyExists(m) => Status::already_exists(m.clone()),
         Error::FailedPrecondition(m) => Status::failed_precondition(m.clone()),
+        Error::PermissionDenied(m) => Status::permission_denied(m.clone()),
         Error::Unauthenticated => Status::unauthenticated(e.to_string()),
         other => {
             tracing::error!(error = %other, "store error");
@@ -235,56 +250,90 @@ where
     F: FnOnce(&Connection, &Caller, Req) -> Result<Resp, Error>,
 {
     let mut conn = store.conn()?;
+    let at = store::now();
     let caller = store::authenticate(
         &conn,
         meta.token_id.as_deref(),
         meta.token_secret.as_deref(),
+        at,
     )?;
+    // The credential's `last_used_at`: a write records it in its own
+    // transaction; a read (or a write that fails) in a short one of its own,
+    // unless the recorded use is under a second old.
+    let record_use_apart = |conn: &mut Connection| -> Result<(), Error> {
+        if at - caller.last_used_at < store::LAST_USED_GRANULARITY_SECS {
+            return Ok(());
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        store::record_use(&tx, &caller, at)?;
+        tx.commit()?;
+        Ok(())
+    };
     match kind {
         Kind::Read => {
+            record_use_apart(&mut conn)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
             let resp = f(&tx, &caller, req)?;
             tx.finish()?;
             Ok((resp, false))
         }
         Kind::Write => {
-            let key = meta.idempotency_key.as_deref();
-            if let Some(k) = key {
-                if k.len() > store::MAX_IDEMPOTENCY_KEY_LEN {
-                    return Err(Error::InvalidArgument(format!(
-                        "x-idempotency-key is too long (the limit is {} bytes).",
-                        store::MAX_IDEMPOTENCY_KEY_LEN
-                    )));
-                }
+            let outcome = execute_write(&mut conn, method, meta, &caller, at, req, f);
+            if outcome.is_err() {
+                record_use_apart(&mut conn)?;
             }
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if let Some(k) = key {
-                if let Some((first_method, bytes)) =
-                    store::idempotency_get(&tx, &caller.token_id, k)?
-                {
-                    if first_method != method {
-                        return Err(Error::InvalidArgument(format!(
-                            "Idempotency key {} was already used for {first_method}, not {method}.",
-                            store::quote(k)
-                        )));
-                    }
-                    let resp = Resp::decode(bytes.as_slice())
-                        .map_err(|e| Error::BadData(format!("stored {method} answer: {e}")))?;
-                    return Ok((resp, true));
-                }
-            }
-            let resp = f(&tx, &caller, req)?;
-            if let Some(k) = key {
-                store::idempotency_put(&tx, &caller.token_id, k, method, &resp.encode_to_vec())?;
-            }
-            tx.commit()?;
-            Ok((resp, false))
+            outcome
         }
     }
 }
 
-fn not_implemented<T>(method: &str) -> Result<Response<T>, Status> {
-    Err(unimplemented_status(&format!("/{SERVICE_NAME}/{method}")))
+/// The write part of [`execute`]: idempotency record, mutation and the
+/// credential's use in one `BEGIN IMMEDIATE` transaction.
+fn execute_write<Req, Resp, F>(
+    conn: &mut Connection,
+    method: &'static str,
+    meta: &CallMeta,
+    caller: &Caller,
+    at: f64,
+    req: Req,
+    f: F,
+) -> Outcome<Resp>
+where
+    Resp: Message + Default,
+    F: FnOnce(&Connection, &Caller, Req) -> Result<Resp, Error>,
+{
+    let key = meta.idempotency_key.as_deref();
+    if let Some(k) = key {
+        if k.len() > store::MAX_IDEMPOTENCY_KEY_LEN {
+            return Err(Error::InvalidArgument(format!(
+                "x-idempotency-key is too long (the limit is {} bytes).",
+                store::MAX_IDEMPOTENCY_KEY_LEN
+            )));
+        }
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    store::record_use(&tx, caller, at)?;
+    if let Some(k) = key {
+        if let Some((first_method, bytes)) = store::idempotency_get(&tx, &caller.token_id, k)? {
+            if first_method != method {
+                return Err(Error::InvalidArgument(format!(
+                    "Idempotency key {} was already used for {first_method}, not {method}.",
+                    store::quote(k)
+                )));
+            }
+            let resp = Resp::decode(bytes.as_slice())
+                .map_err(|e| Error::BadData(format!("stored {method} answer: {e}")))?;
+            // Keep the recorded use; nothing else changes.
+            tx.commit()?;
+            return Ok((resp, true));
+        }
+    }
+    let resp = f(&tx, caller, req)?;
+    if let Some(k) = key {
+        store::idempotency_put(&tx, &caller.token_id, k, method, &resp.encode_to_vec())?;
+    }
+    tx.commit()?;
+    Ok((resp, false))
 }
 
 #[tonic::async_trait]
@@ -293,10 +342,10 @@ impl ModalClient for Emulator {
         &self,
         request: Request<()>,
     ) -> Result<Response<proto::ClientHelloResponse>, Status> {
-        self.handle("ClientHello", Kind::Read, request, |_, _, ()| {
+        self.handle("ClientHello", Kind::Read, request, |c, _, ()| {
             Ok(proto::ClientHelloResponse {
                 warning: String::new(),
-                image_builder_version: store::IMAGE_BUILDER_VERSION.into(),
+                image_builder_version: store::workspace(c)?.image_builder_version,
                 server_warnings: vec![],
             })
         })
@@ -344,7 +393,7 @@ impl ModalClient for Emulator {
                 let (token, secret) = store::create_proxy_token(
                     c,
                     store::NewProxyToken {
-                        created_by: Some(caller.member_pk),
+                        created_by: caller.member_pk(),
                         name: &req.name,
                         scoped: req.scoped,
                         created_at: None,
@@ -524,80 +573,305 @@ impl ModalClient for Emulator {
 
     async fn workspace_settings(
         &self,
-        _request: Request<()>,
+        request: Request<()>,
     ) -> Result<Response<proto::WorkspaceSettingsResponse>, Status> {
-        not_implemented("WorkspaceSettings")
+        self.handle("WorkspaceSettings", Kind::Read, request, |c, caller, ()| {
+            caller.require_manager("view workspace settings")?;
+            store::workspace_settings(c)
+        })
+        .await
     }
 
     async fn workspace_set_default_environment(
         &self,
-        _request: Request<proto::WorkspaceSetDefaultEnvironmentRequest>,
+        request: Request<proto::WorkspaceSetDefaultEnvironmentRequest>,
     ) -> Result<Response<()>, Status> {
-        not_implemented("WorkspaceSetDefaultEnvironment")
+        self.handle(
+            "WorkspaceSetDefaultEnvironment",
+            Kind::Write,
+            request,
+            |c, caller, req| {
+                caller.require_manager("change workspace settings")?;
+                store::set_default_env(c, &req.environment_name).map(|_| ())
+            },
+        )
+        .await
     }
 
     async fn workspace_set_image_builder_version(
         &self,
-        _request: Request<proto::WorkspaceSetImageBuilderVersionRequest>,
+        request: Request<proto::WorkspaceSetImageBuilderVersionRequest>,
     ) -> Result<Response<proto::WorkspaceSetImageBuilderVersionResponse>, Status> {
-        not_implemented("WorkspaceSetImageBuilderVersion")
+        self.handle(
+            "WorkspaceSetImageBuilderVersion",
+            Kind::Write,
+            request,
+            |c, caller, req| {
+                caller.require_manager("change workspace settings")?;
+                store::set_image_builder_version(c, &req.new_image_builder_version)?;
+                Ok(proto::WorkspaceSetImageBuilderVersionResponse {
+                    image_builder_version: req.new_image_builder_version,
+                })
+            },
+        )
+        .await
     }
 
     async fn service_user_list(
         &self,
-        _request: Request<()>,
+        request: Request<()>,
     ) -> Result<Response<proto::ServiceUserListResponse>, Status> {
-        not_implemented("ServiceUserList")
+        self.handle("ServiceUserList", Kind::Read, request, |c, caller, ()| {
+            caller.require_manager("manage service users")?;
+            Ok(proto::ServiceUserListResponse {
+                service_users: store::list_service_users(c)?
+                    .iter()
+                    .map(store::ServiceUser::to_proto)
+                    .collect(),
+            })
+        })
+        .await
     }
 
     async fn service_user_create(
         &self,
-        _request: Request<proto::ServiceUserCreateRequest>,
+        request: Request<proto::ServiceUserCreateRequest>,
     ) -> Result<Response<proto::ServiceUserCreateResponse>, Status> {
-        not_implemented("ServiceUserCreate")
+        self.handle(
+            "ServiceUserCreate",
+            Kind::Write,
+            request,
+            |c, caller, req| {
+                caller.require_manager("manage service users")?;
+                // proto3: 0 is "not set", i.e. never expires.
+                let expires_at = (req.expires_in_seconds > 0)
+                    .then(|| store::now() + f64::from(req.expires_in_seconds));
+                let (su, secret) = store::create_service_user(
+                    c,
+                    store::NewServiceUser {
+                        name: &req.name,
+                        scoped: req.scoped,
+                        created_by: caller.member_pk(),
+                        created_at: None,
+                        expires_at,
+                    },
+                )?;
+                Ok(proto::ServiceUserCreateResponse {
+                    token_id: su.token_id,
+                    token_secret: secret,
+                    service_user_id: su.service_user_id,
+                    expires_at: su.expires_at.map(timestamp),
+                })
+            },
+        )
+        .await
     }
 
     async fn service_user_delete(
         &self,
-        _request: Request<proto::ServiceUserDeleteRequest>,
+        request: Request<proto::ServiceUserDeleteRequest>,
     ) -> Result<Response<()>, Status> {
-        not_implemented("ServiceUserDelete")
+        self.handle(
+            "ServiceUserDelete",
+            Kind::Write,
+            request,
+            |c, caller, req| {
+                caller.require_manager("manage service users")?;
+                store::delete_service_user(c, &req.service_user_id, &req.service_user_name)
+                    .map(|_| ())
+            },
+        )
+        .await
     }
 
     async fn service_user_info(
         &self,
-        _request: Request<proto::ServiceUserInfoRequest>,
+        request: Request<proto::ServiceUserInfoRequest>,
     ) -> Result<Response<proto::ServiceUserInfoResponse>, Status> {
-        not_implemented("ServiceUserInfo")
+        self.handle("ServiceUserInfo", Kind::Read, request, |c, caller, req| {
+            caller.require_manager("manage service users")?;
+            Ok(proto::ServiceUserInfoResponse {
+                service_user: Some(
+                    store::service_user_by_name(c, &req.service_user_name)?.to_proto(),
+                ),
+            })
+        })
+        .await
+    }
+
+    async fn environment_role_set(
+        &self,
+        request: Request<proto::EnvironmentRoleSetRequest>,
+    ) -> Result<Response<()>, Status> {
+        self.handle(
+            "EnvironmentRoleSet",
+            Kind::Write,
+            request,
+            |c, caller, req| {
+                caller.require_manager("set environment roles")?;
+                if req.service_user_id.is_empty() && req.service_user_name.is_empty() {
+                    return Err(Error::InvalidArgument(if req.user_id.is_empty() {
+                        "Missing service user name or ID.".into()
+                    } else {
+                        "mws-emulator keeps environment roles for service users only; set service_user_name or service_user_id.".into()
+                    }));
+                }
+                let role = if req.role_str.is_empty() {
+                    proto::EnvironmentRole::try_from(req.role)
+                        .ok()
+                        .and_then(store::EnvRole::from_proto)
+                        .ok_or_else(|| Error::InvalidArgument("Missing environment role.".into()))?
+                } else {
+                    store::EnvRole::parse(&req.role_str)?
+                };
+                let env = if req.environment_id.is_empty() && !req.environment_name.is_empty() {
+                    store::env_by_name(c, &req.environment_name)?
+                } else {
+                    store::env_by_id(c, &req.environment_id)?
+                };
+                let su = store::service_user_by_id_or_name(
+                    c,
+                    &req.service_user_id,
+                    &req.service_user_name,
+                )?;
+                store::set_service_user_role(c, &su, &env, role).map(|_| ())
+            },
+        )
+        .await
     }
 
     async fn tokens_list(
         &self,
-        _request: Request<()>,
+        request: Request<()>,
     ) -> Result<Response<proto::TokensListResponse>, Status> {
-        not_implemented("TokensList")
+        self.handle("TokensList", Kind::Read, request, |c, caller, ()| {
+            // Managers and owners see every member token; a member sees
+            // their own; a service user has none.
+            let tokens = match (caller.is_manager(), caller.member_pk()) {
+                (true, _) => store::list_member_tokens(c, None)?,
+                (false, Some(pk)) => store::list_member_tokens(c, Some(pk))?,
+                (false, None) => Vec::new(),
+            };
+            let workspace_id = store::workspace(c)?.workspace_id;
+            Ok(proto::TokensListResponse {
+                tokens: tokens.iter().map(|t| t.to_proto(&workspace_id)).collect(),
+            })
+        })
+        .await
     }
 
     async fn token_delete(
         &self,
-        _request: Request<proto::TokenDeleteRequest>,
+        request: Request<proto::TokenDeleteRequest>,
     ) -> Result<Response<()>, Status> {
-        not_implemented("TokenDelete")
+        self.handle("TokenDelete", Kind::Write, request, |c, caller, req| {
+            let token = store::member_token(c, &req.token_id)?;
+            may_manage_token(caller, &token)?;
+            store::delete_member_token(c, &req.token_id).map(|_| ())
+        })
+        .await
     }
 
     async fn token_disable(
         &self,
-        _request: Request<proto::TokenDisableRequest>,
+        request: Request<proto::TokenDisableRequest>,
     ) -> Result<Response<()>, Status> {
-        not_implemented("TokenDisable")
+        self.handle("TokenDisable", Kind::Write, request, |c, caller, req| {
+            set_tokens_disabled(c, caller, &req.token_ids, true)
+        })
+        .await
     }
 
     async fn token_enable(
         &self,
-        _request: Request<proto::TokenEnableRequest>,
+        request: Request<proto::TokenEnableRequest>,
     ) -> Result<Response<()>, Status> {
-        not_implemented("TokenEnable")
+        self.handle("TokenEnable", Kind::Write, request, |c, caller, req| {
+            set_tokens_disabled(c, caller, &req.token_ids, false)
+        })
+        .await
     }
+
+    async fn token_info_get(
+        &self,
+        request: Request<proto::TokenInfoGetRequest>,
+    ) -> Result<Response<proto::TokenInfoGetResponse>, Status> {
+        self.handle("TokenInfoGet", Kind::Read, request, |c, caller, _| {
+            let ws = store::workspace(c)?;
+            let mut resp = proto::TokenInfoGetResponse {
+                token_id: caller.token_id.clone(),
+                workspace_id: ws.workspace_id,
+                workspace_name: ws.name,
+                ..Default::default()
+            };
+            match &caller.principal {
+                store::Principal::Member {
+                    user_id, username, ..
+                } => {
+                    let token = store::member_token(c, &caller.token_id)?;
+                    resp.user_identity = Some(proto::UserIdentity {
+                        user_id: user_id.clone(),
+                        username: username.clone(),
+                    });
+                    resp.created_at = Some(timestamp(token.created_at));
+                    resp.expires_at = token.expires_at.map(timestamp);
+                    resp.token_name = token.name;
+                }
+                store::Principal::ServiceUser { name, .. } => {
+                    let su = store::service_user_by_name(c, name)?;
+                    resp.service_user_identity = Some(proto::ServiceUserIdentity {
+                        service_user_id: su.service_user_id,
+                        service_user_name: su.name,
+                        created_by: (!su.created_by_user_id.is_empty()).then_some(
+                            proto::UserIdentity {
+                                user_id: su.created_by_user_id,
+                                username: su.created_by,
+                            },
+                        ),
+                    });
+                    resp.created_at = Some(timestamp(su.created_at));
+                    resp.expires_at = su.expires_at.map(timestamp);
+                }
+            }
+            Ok(resp)
+        })
+        .await
+    }
+}
+
+/// Unix seconds as a `google.protobuf.Timestamp`.
+fn timestamp(secs: f64) -> prost_types::Timestamp {
+    let whole = secs.floor();
+    prost_types::Timestamp {
+        seconds: whole as i64,
+        nanos: ((secs - whole) * 1e9) as i32,
+    }
+}
+
+/// A member may manage their own tokens; managers and owners anyone's.
+fn may_manage_token(caller: &Caller, token: &store::MemberToken) -> Result<(), Error> {
+    if caller.is_manager() || caller.member_pk() == Some(token.member_pk) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied(
+            "Only workspace managers and owners can manage other members' tokens.".into(),
+        ))
+    }
+}
+
+/// `TokenDisable` / `TokenEnable`: all the tokens or none (one transaction).
+fn set_tokens_disabled(
+    c: &Connection,
+    caller: &Caller,
+    token_ids: &[String],
+    disabled: bool,
+) -> Result<(), Error> {
+    for token_id in token_ids {
+        let token = store::member_token(c, token_id)?;
+        may_manage_token(caller, &token)?;
+        store::set_member_token_disabled(c, token_id, disabled)?;
+    }
+    Ok(())
 }
 
 /// The HTTP/2 service the server runs: implemented methods go to the
@@ -761,7 +1035,8 @@ mod tests {
     #[test]
     fn implemented_paths() {
         assert!(implemented("/modal.client.ModalClient/WebhookTokenList"));
-        assert!(!implemented("/modal.client.ModalClient/WorkspaceSettings"));
+        assert!(implemented("/modal.client.ModalClient/WorkspaceSettings"));
+        assert!(!implemented("/modal.client.ModalClient/AppList"));
         assert!(!implemented("/other.Service/WebhookTokenList"));
         assert!(!implemented("/modal.client.ModalClient/"));
     }

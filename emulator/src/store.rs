@@ -56,8 +56,21 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 256;
 /// Idempotency records older than this are pruned when a store is opened.
 const IDEMPOTENCY_RETENTION_SECS: f64 = 7.0 * 24.0 * 3600.0;
 
-/// The image builder version reported to clients.
+/// The image builder version of a new workspace.
 pub const IMAGE_BUILDER_VERSION: &str = "2025.06";
+
+/// Image builder versions `WorkspaceSetImageBuilderVersion` accepts (Modal's
+/// published ones, oldest first, and `PREVIEW`).
+pub const IMAGE_BUILDER_VERSIONS: &[&str] =
+    &["2023.12", "2024.04", "2024.10", "2025.06", "PREVIEW"];
+
+/// Longest service user name accepted, in characters.
+pub const MAX_SERVICE_USER_NAME_CHARS: usize = 64;
+
+/// A read records a credential's use only if the recorded `last_used_at` is
+/// at least this old, so that a burst of reads does not queue on the write
+/// lock (writes record it in their own transaction, to the microsecond).
+pub const LAST_USED_GRANULARITY_SECS: f64 = 1.0;
 
 /// Schema migrations, applied in order; `user_version` = number applied.
 /// Never edit a released migration; append a new one.
@@ -122,6 +135,34 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (caller, key)
     ) WITHOUT ROWID;
     "#,
+    // 2: workspace settings, member token details, service users.
+    r#"
+    ALTER TABLE workspace ADD COLUMN image_builder_version TEXT NOT NULL DEFAULT '2025.06';
+    ALTER TABLE api_tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE api_tokens ADD COLUMN expires_at REAL;
+    ALTER TABLE api_tokens ADD COLUMN last_used_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE api_tokens ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX api_tokens_member ON api_tokens(member_pk);
+    CREATE TABLE service_users (
+        pk               INTEGER PRIMARY KEY AUTOINCREMENT,
+        service_user_id  TEXT NOT NULL UNIQUE,
+        name             TEXT NOT NULL UNIQUE,
+        token_id         TEXT NOT NULL UNIQUE,
+        secret_sha256    BLOB NOT NULL,
+        scoped           INTEGER NOT NULL DEFAULT 0,
+        created_by       INTEGER REFERENCES members(pk),
+        created_at       REAL NOT NULL,
+        last_used_at     REAL NOT NULL DEFAULT 0,
+        expires_at       REAL
+    );
+    CREATE TABLE service_user_roles (
+        service_user_pk  INTEGER NOT NULL REFERENCES service_users(pk) ON DELETE CASCADE,
+        environment_pk   INTEGER NOT NULL REFERENCES environments(pk) ON DELETE CASCADE,
+        role             TEXT NOT NULL CHECK (role IN ('viewer', 'contributor')),
+        PRIMARY KEY (service_user_pk, environment_pk)
+    ) WITHOUT ROWID;
+    CREATE INDEX service_user_roles_env ON service_user_roles(environment_pk);
+    "#,
 ];
 
 /// What can go wrong in a store operation. The first variants are answers to
@@ -137,6 +178,8 @@ pub enum Error {
     AlreadyExists(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    #[error("{0}")]
+    PermissionDenied(String),
     #[error("Invalid token ID or token secret.")]
     Unauthenticated,
     #[error("cannot open store {path}: {detail}")]
@@ -420,19 +463,38 @@ fn ensure_workspace(conn: &Connection) -> Result<()> {
 // ---------------------------------------------------------------------------
 // Validation
 
-fn validate_token_name(name: &str) -> Result<()> {
+/// Token names (`kind` is "Proxy token" or "Token"): at most
+/// [`MAX_TOKEN_NAME_CHARS`] characters, no control characters.
+fn validate_token_name(kind: &str, name: &str) -> Result<()> {
     let n = name.chars().count();
     if n > MAX_TOKEN_NAME_CHARS {
         return Err(Error::InvalidArgument(format!(
-            "Proxy token name is too long ({n} characters; the limit is {MAX_TOKEN_NAME_CHARS})."
+            "{kind} name is too long ({n} characters; the limit is {MAX_TOKEN_NAME_CHARS})."
         )));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::InvalidArgument(
-            "Proxy token name must not contain control characters.".into(),
-        ));
+        return Err(Error::InvalidArgument(format!(
+            "{kind} name must not contain control characters."
+        )));
     }
     Ok(())
+}
+
+/// Service user names: 1–64 characters, letters, digits, '-' and '_'.
+pub fn validate_service_user_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= MAX_SERVICE_USER_NAME_CHARS
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "Invalid service user name: {}. Names are 1-{MAX_SERVICE_USER_NAME_CHARS} characters: letters, digits, '-' and '_'.",
+            quote(name)
+        )))
+    }
 }
 
 /// Environment (and workspace) names: 1–64 characters, `[a-zA-Z0-9]` then
@@ -474,19 +536,61 @@ fn require_id(kind: &str, value: &str) -> Result<()> {
 pub struct Workspace {
     pub workspace_id: String,
     pub name: String,
+    pub image_builder_version: String,
 }
 
 pub fn workspace(conn: &Connection) -> Result<Workspace> {
-    Ok(conn.query_row(
-        "SELECT workspace_id, name FROM workspace WHERE id = 1",
-        [],
-        |r| {
+    Ok(conn
+        .prepare_cached(
+            "SELECT workspace_id, name, image_builder_version FROM workspace WHERE id = 1",
+        )?
+        .query_row([], |r| {
             Ok(Workspace {
                 workspace_id: r.get(0)?,
                 name: r.get(1)?,
+                image_builder_version: r.get(2)?,
             })
-        },
-    )?)
+        })?)
+}
+
+/// The default environment's name and the image builder version.
+pub fn workspace_settings(conn: &Connection) -> Result<proto::WorkspaceSettingsResponse> {
+    Ok(proto::WorkspaceSettingsResponse {
+        default_environment_name: env_by_name(conn, "")?.name,
+        image_builder_version: workspace(conn)?.image_builder_version,
+    })
+}
+
+/// Makes `name` the default environment; returns (old default, new default).
+pub fn set_default_env(conn: &Connection, name: &str) -> Result<(String, Environment)> {
+    if name.is_empty() {
+        return Err(Error::InvalidArgument("Missing environment name.".into()));
+    }
+    let env = env_by_name(conn, name)?;
+    let old = env_by_name(conn, "")?.name;
+    conn.execute(
+        "UPDATE environments SET is_default = (pk = ?1)",
+        params![env.pk],
+    )?;
+    Ok((old, env_by_name(conn, name)?))
+}
+
+/// Sets the image builder version (one of [`IMAGE_BUILDER_VERSIONS`]);
+/// returns the old one.
+pub fn set_image_builder_version(conn: &Connection, version: &str) -> Result<String> {
+    if !IMAGE_BUILDER_VERSIONS.contains(&version) {
+        return Err(Error::InvalidArgument(format!(
+            "Unknown image builder version {}. Known versions: {}.",
+            quote(version),
+            IMAGE_BUILDER_VERSIONS.join(", ")
+        )));
+    }
+    let old = workspace(conn)?.image_builder_version;
+    conn.execute(
+        "UPDATE workspace SET image_builder_version = ?1 WHERE id = 1",
+        params![version],
+    )?;
+    Ok(old)
 }
 
 /// Renames the workspace; returns the old name.
@@ -771,58 +875,632 @@ pub fn set_member_role(
 
 // ---------------------------------------------------------------------------
 // API tokens (the credentials clients authenticate with)
+//
+// Two kinds of principal hold `ak-`/`as-` credentials: members (any number of
+// member tokens each, in `api_tokens`) and service users (exactly one
+// credential each, kept on the `service_users` row). Both are looked up by
+// token id; the answer to any failure is the same UNAUTHENTICATED.
+
+/// Who is calling: a member (with their role) or a service user.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Member {
+        pk: i64,
+        user_id: String,
+        username: String,
+        role: proto::MemberRole,
+    },
+    ServiceUser {
+        pk: i64,
+        service_user_id: String,
+        name: String,
+    },
+}
 
 /// The authenticated caller of a gRPC method.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub member_pk: i64,
     pub token_id: String,
-    pub username: String,
+    pub principal: Principal,
+    /// The credential's recorded last use before this call (0: never).
+    pub last_used_at: f64,
+}
+
+impl Caller {
+    /// The calling member's row key (`None` for a service user).
+    pub fn member_pk(&self) -> Option<i64> {
+        match &self.principal {
+            Principal::Member { pk, .. } => Some(*pk),
+            Principal::ServiceUser { .. } => None,
+        }
+    }
+
+    /// Whether the caller is a workspace manager or owner. Service users are
+    /// not: at the workspace level they count as plain members.
+    pub fn is_manager(&self) -> bool {
+        matches!(
+            &self.principal,
+            Principal::Member { role, .. }
+                if matches!(role, proto::MemberRole::Manager | proto::MemberRole::Owner)
+        )
+    }
+
+    /// PERMISSION_DENIED unless the caller is a manager or owner; `what` says
+    /// what they tried ("manage service users").
+    pub fn require_manager(&self, what: &str) -> Result<()> {
+        if self.is_manager() {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "Only workspace managers and owners can {what}."
+            )))
+        }
+    }
 }
 
 /// Creates an `ak-`/`as-` pair for a member; only the secret's digest is kept.
 pub fn create_api_token(conn: &Connection, member_pk: i64) -> Result<(String, String)> {
-    let id = ids::api_token_id();
-    let secret = ids::api_token_secret();
-    conn.execute(
-        "INSERT INTO api_tokens (token_id, secret_sha256, member_pk, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![id, ids::secret_digest(&secret).as_slice(), member_pk, now()],
+    let (token, secret) = create_member_token(
+        conn,
+        NewMemberToken {
+            member_pk,
+            ..NewMemberToken::default()
+        },
     )?;
-    Ok((id, secret))
+    Ok((token.token_id, secret))
 }
 
-/// Checks an `ak-`/`as-` pair. Unknown ids, wrong secrets and tokens of
-/// removed members all get the same answer.
+/// A stored credential, member's or service user's.
+struct CredentialRow {
+    secret_sha256: Vec<u8>,
+    disabled: bool,
+    expires_at: Option<f64>,
+    last_used_at: f64,
+    principal: Principal,
+}
+
+/// Checks an `ak-`/`as-` pair at time `at`. Unknown ids, wrong secrets,
+/// tokens of removed members, disabled or expired member tokens, and deleted
+/// or expired service users all get the same answer.
 pub fn authenticate(
     conn: &Connection,
     token_id: Option<&str>,
     secret: Option<&str>,
+    at: f64,
 ) -> Result<Caller> {
     let (Some(token_id), Some(secret)) = (token_id, secret) else {
         return Err(Error::Unauthenticated);
     };
     let presented = ids::secret_digest(secret);
-    let row: Option<(Vec<u8>, i64, String)> = conn
+    let matches = |stored: &[u8]| {
+        stored.len() == presented.len() && bool::from(stored.ct_eq(presented.as_slice()))
+    };
+    let member = conn
         .prepare_cached(
-            "SELECT t.secret_sha256, m.pk, m.username FROM api_tokens t
-             JOIN members m ON m.pk = t.member_pk
+            "SELECT t.secret_sha256, t.disabled, t.expires_at, t.last_used_at,
+                    m.pk, m.user_id, m.username, m.role
+             FROM api_tokens t JOIN members m ON m.pk = t.member_pk
              WHERE t.token_id = ?1 AND m.deleted_at IS NULL",
         )?
-        .query_row(params![token_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![token_id], |r| {
+            let role: i32 = r.get(7)?;
+            Ok(CredentialRow {
+                secret_sha256: r.get(0)?,
+                disabled: r.get::<_, i64>(1)? != 0,
+                expires_at: r.get(2)?,
+                last_used_at: r.get(3)?,
+                principal: Principal::Member {
+                    pk: r.get(4)?,
+                    user_id: r.get(5)?,
+                    username: r.get(6)?,
+                    role: proto::MemberRole::try_from(role).unwrap_or(proto::MemberRole::User),
+                },
+            })
+        })
         .optional()?;
-    match row {
-        Some((stored, member_pk, username))
-            if stored.len() == presented.len()
-                && bool::from(stored.as_slice().ct_eq(presented.as_slice())) =>
+    let found = match member {
+        Some(row) => Some(row),
+        None => conn
+            .prepare_cached(
+                "SELECT secret_sha256, expires_at, last_used_at, pk, service_user_id, name
+                 FROM service_users WHERE token_id = ?1",
+            )?
+            .query_row(params![token_id], |r| {
+                Ok(CredentialRow {
+                    secret_sha256: r.get(0)?,
+                    disabled: false,
+                    expires_at: r.get(1)?,
+                    last_used_at: r.get(2)?,
+                    principal: Principal::ServiceUser {
+                        pk: r.get(3)?,
+                        service_user_id: r.get(4)?,
+                        name: r.get(5)?,
+                    },
+                })
+            })
+            .optional()?,
+    };
+    match found {
+        Some(row)
+            if matches(&row.secret_sha256)
+                && !row.disabled
+                && row.expires_at.is_none_or(|e| e > at) =>
         {
             Ok(Caller {
-                member_pk,
                 token_id: token_id.to_string(),
-                username,
+                principal: row.principal,
+                last_used_at: row.last_used_at,
             })
         }
         _ => Err(Error::Unauthenticated),
     }
+}
+
+/// Records that the caller's credential was used at `at`.
+pub fn record_use(conn: &Connection, caller: &Caller, at: f64) -> Result<()> {
+    let sql = match caller.principal {
+        Principal::Member { .. } => "UPDATE api_tokens SET last_used_at = ?1 WHERE token_id = ?2",
+        Principal::ServiceUser { .. } => {
+            "UPDATE service_users SET last_used_at = ?1 WHERE token_id = ?2"
+        }
+    };
+    conn.prepare_cached(sql)?
+        .execute(params![at, caller.token_id])?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Member tokens (`api_tokens`)
+
+/// A member's API token, with its member, as `TokensList` shows it.
+#[derive(Debug, Clone)]
+pub struct MemberToken {
+    pub pk: i64,
+    pub token_id: String,
+    pub name: String,
+    pub created_at: f64,
+    pub expires_at: Option<f64>,
+    pub last_used_at: f64,
+    pub disabled: bool,
+    pub member_pk: i64,
+    pub member_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub member_displayname: String,
+}
+
+impl MemberToken {
+    pub fn to_proto(&self, workspace_id: &str) -> proto::tokens_list_response::Token {
+        proto::tokens_list_response::Token {
+            token_id: self.token_id.clone(),
+            created_at: self.created_at,
+            workspace_id: workspace_id.to_string(),
+            user_id: self.user_id.clone(),
+            last_used_at: self.last_used_at,
+            member_displayname: self.member_displayname.clone(),
+            member_id: self.member_id.clone(),
+            identity_provider_type: proto::IdentityProviderType::Github as i32,
+            member_avatar_url: String::new(),
+            name: self.name.clone(),
+            expires_at: self.expires_at.unwrap_or(0.0),
+            disabled: self.disabled,
+        }
+    }
+
+    /// Whether the token has expired at `at`.
+    pub fn expired(&self, at: f64) -> bool {
+        self.expires_at.is_some_and(|e| e <= at)
+    }
+}
+
+const MEMBER_TOKEN_SELECT: &str =
+    "SELECT t.pk, t.token_id, t.name, t.created_at, t.expires_at, t.last_used_at, t.disabled,
+            m.pk, m.member_id, m.user_id, m.email, m.display_name
+     FROM api_tokens t JOIN members m ON m.pk = t.member_pk
+     WHERE m.deleted_at IS NULL";
+
+fn member_token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberToken> {
+    Ok(MemberToken {
+        pk: r.get(0)?,
+        token_id: r.get(1)?,
+        name: r.get(2)?,
+        created_at: r.get(3)?,
+        expires_at: r.get(4)?,
+        last_used_at: r.get(5)?,
+        disabled: r.get::<_, i64>(6)? != 0,
+        member_pk: r.get(7)?,
+        member_id: r.get(8)?,
+        user_id: r.get(9)?,
+        email: r.get(10)?,
+        member_displayname: r.get(11)?,
+    })
+}
+
+/// A member token by id (tokens of removed members are gone).
+pub fn member_token(conn: &Connection, token_id: &str) -> Result<MemberToken> {
+    require_id("token", token_id)?;
+    conn.prepare_cached(&format!("{MEMBER_TOKEN_SELECT} AND t.token_id = ?1"))?
+        .query_row(params![token_id], member_token_from_row)
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("Token {} not found.", quote(token_id))))
+}
+
+/// Member tokens in creation order: all of them, or one member's.
+pub fn list_member_tokens(conn: &Connection, member_pk: Option<i64>) -> Result<Vec<MemberToken>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{MEMBER_TOKEN_SELECT} AND (?1 IS NULL OR m.pk = ?1) ORDER BY t.pk"
+    ))?;
+    let rows = stmt.query_map(params![member_pk], member_token_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewMemberToken<'a> {
+    pub member_pk: i64,
+    pub name: &'a str,
+    /// Default: now.
+    pub created_at: Option<f64>,
+    /// `None`: never expires.
+    pub expires_at: Option<f64>,
+    /// Default: never used (0).
+    pub last_used_at: Option<f64>,
+    pub disabled: bool,
+}
+
+/// Creates a member token; returns it and its secret (shown once; only the
+/// digest is stored).
+pub fn create_member_token(
+    conn: &Connection,
+    new: NewMemberToken<'_>,
+) -> Result<(MemberToken, String)> {
+    validate_token_name("Token", new.name)?;
+    let token_id = ids::api_token_id();
+    let secret = ids::api_token_secret();
+    conn.prepare_cached(
+        "INSERT INTO api_tokens (token_id, secret_sha256, member_pk, created_at, name, expires_at, last_used_at, disabled)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        token_id,
+        ids::secret_digest(&secret).as_slice(),
+        new.member_pk,
+        new.created_at.unwrap_or_else(now),
+        new.name,
+        new.expires_at,
+        new.last_used_at.unwrap_or(0.0),
+        new.disabled as i64,
+    ])?;
+    Ok((member_token(conn, &token_id)?, secret))
+}
+
+/// Deletes a member token; it stops authenticating at once.
+pub fn delete_member_token(conn: &Connection, token_id: &str) -> Result<MemberToken> {
+    let t = member_token(conn, token_id)?;
+    conn.execute("DELETE FROM api_tokens WHERE pk = ?1", params![t.pk])?;
+    Ok(t)
+}
+
+/// Disables or enables a member token; returns it as it was before.
+pub fn set_member_token_disabled(
+    conn: &Connection,
+    token_id: &str,
+    disabled: bool,
+) -> Result<MemberToken> {
+    let t = member_token(conn, token_id)?;
+    conn.execute(
+        "UPDATE api_tokens SET disabled = ?1 WHERE pk = ?2",
+        params![disabled as i64, t.pk],
+    )?;
+    Ok(t)
+}
+
+// ---------------------------------------------------------------------------
+// Service users
+
+/// A service user's access to an environment (no row: no access).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvRole {
+    Viewer,
+    Contributor,
+    NoAccess,
+}
+
+impl EnvRole {
+    /// Parses Modal's `role_str` (`viewer`, `contributor`, `no-access`).
+    pub fn parse(s: &str) -> Result<EnvRole> {
+        match s {
+            "viewer" => Ok(EnvRole::Viewer),
+            "contributor" => Ok(EnvRole::Contributor),
+            "no-access" => Ok(EnvRole::NoAccess),
+            other => Err(Error::InvalidArgument(format!(
+                "Invalid environment role {}. Roles are contributor, viewer and no-access.",
+                quote(other)
+            ))),
+        }
+    }
+
+    pub fn from_proto(role: proto::EnvironmentRole) -> Option<EnvRole> {
+        match role {
+            proto::EnvironmentRole::Viewer => Some(EnvRole::Viewer),
+            proto::EnvironmentRole::Contributor => Some(EnvRole::Contributor),
+            proto::EnvironmentRole::NoAccess => Some(EnvRole::NoAccess),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvRole::Viewer => "viewer",
+            EnvRole::Contributor => "contributor",
+            EnvRole::NoAccess => "no-access",
+        }
+    }
+
+    pub fn to_proto(self) -> proto::EnvironmentRole {
+        match self {
+            EnvRole::Viewer => proto::EnvironmentRole::Viewer,
+            EnvRole::Contributor => proto::EnvironmentRole::Contributor,
+            EnvRole::NoAccess => proto::EnvironmentRole::NoAccess,
+        }
+    }
+}
+
+/// A service user's role in one environment.
+#[derive(Debug, Clone)]
+pub struct EnvRoleEntry {
+    pub environment_id: String,
+    pub environment_name: String,
+    pub role: EnvRole,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceUser {
+    pub pk: i64,
+    pub service_user_id: String,
+    pub name: String,
+    pub token_id: String,
+    pub scoped: bool,
+    /// The creator's username ("" if unknown).
+    pub created_by: String,
+    pub created_by_user_id: String,
+    pub created_at: f64,
+    pub last_used_at: f64,
+    pub expires_at: Option<f64>,
+    /// In environment creation order.
+    pub roles: Vec<EnvRoleEntry>,
+}
+
+impl ServiceUser {
+    pub fn to_proto(&self) -> proto::ServiceUser {
+        proto::ServiceUser {
+            name: self.name.clone(),
+            token_id: self.token_id.clone(),
+            created_by: self.created_by.clone(),
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            created_by_avatar_url: String::new(),
+            service_user_id: self.service_user_id.clone(),
+            status: "active".into(),
+            scoped: self.scoped,
+            environment_roles: self
+                .roles
+                .iter()
+                .map(|r| proto::service_user::EnvironmentRoleEntry {
+                    environment_id: r.environment_id.clone(),
+                    role: r.role.to_proto() as i32,
+                    environment_name: r.environment_name.clone(),
+                    role_str: r.role.as_str().into(),
+                    environment_role_definition: None,
+                })
+                .collect(),
+            expires_at: self.expires_at.unwrap_or(0.0),
+        }
+    }
+}
+
+const SERVICE_USER_COLUMNS: &str =
+    "SELECT s.pk, s.service_user_id, s.name, s.token_id, s.scoped, m.username, m.user_id,
+            s.created_at, s.last_used_at, s.expires_at
+     FROM service_users s LEFT JOIN members m ON m.pk = s.created_by";
+
+/// Live service users only (`?1` = now): an expired one is gone, as Modal
+/// deletes it.
+const LIVE_SERVICE_USERS: &str = "WHERE (s.expires_at IS NULL OR s.expires_at > ?1)";
+
+/// A service user by row key, expired or not (for the admin CLI).
+pub fn service_user_by_pk(conn: &Connection, pk: i64) -> Result<ServiceUser> {
+    let su = conn
+        .prepare_cached(&format!("{SERVICE_USER_COLUMNS} WHERE s.pk = ?1"))?
+        .query_row(params![pk], service_user_from_row)?;
+    with_roles(conn, su)
+}
+
+fn service_user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ServiceUser> {
+    Ok(ServiceUser {
+        pk: r.get(0)?,
+        service_user_id: r.get(1)?,
+        name: r.get(2)?,
+        token_id: r.get(3)?,
+        scoped: r.get::<_, i64>(4)? != 0,
+        created_by: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+        created_by_user_id: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+        created_at: r.get(7)?,
+        last_used_at: r.get(8)?,
+        expires_at: r.get(9)?,
+        roles: Vec::new(),
+    })
+}
+
+fn with_roles(conn: &Connection, mut su: ServiceUser) -> Result<ServiceUser> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.environment_id, e.name, r.role FROM service_user_roles r
+         JOIN environments e ON e.pk = r.environment_pk
+         WHERE r.service_user_pk = ?1 ORDER BY e.pk",
+    )?;
+    let rows = stmt.query_map(params![su.pk], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (environment_id, environment_name, role) = row?;
+        su.roles.push(EnvRoleEntry {
+            environment_id,
+            environment_name,
+            role: EnvRole::parse(&role)
+                .map_err(|_| Error::BadData(format!("service user role {role:?}")))?,
+        });
+    }
+    Ok(su)
+}
+
+fn service_user_not_found(what: &str) -> Error {
+    Error::NotFound(format!("Service user {} not found.", quote(what)))
+}
+
+/// A live service user by name.
+pub fn service_user_by_name(conn: &Connection, name: &str) -> Result<ServiceUser> {
+    if name.is_empty() {
+        return Err(Error::InvalidArgument("Missing service user name.".into()));
+    }
+    let su = conn
+        .prepare_cached(&format!(
+            "{SERVICE_USER_COLUMNS} {LIVE_SERVICE_USERS} AND s.name = ?2"
+        ))?
+        .query_row(params![now(), name], service_user_from_row)
+        .optional()?
+        .ok_or_else(|| service_user_not_found(name))?;
+    with_roles(conn, su)
+}
+
+/// A live service user by id, or by name when the id is empty; when both
+/// are given they must name the same service user.
+pub fn service_user_by_id_or_name(
+    conn: &Connection,
+    service_user_id: &str,
+    name: &str,
+) -> Result<ServiceUser> {
+    if service_user_id.is_empty() {
+        return service_user_by_name(conn, name);
+    }
+    let su = conn
+        .prepare_cached(&format!(
+            "{SERVICE_USER_COLUMNS} {LIVE_SERVICE_USERS} AND s.service_user_id = ?2 AND (?3 = '' OR s.name = ?3)"
+        ))?
+        .query_row(params![now(), service_user_id, name], service_user_from_row)
+        .optional()?
+        .ok_or_else(|| service_user_not_found(if name.is_empty() { service_user_id } else { name }))?;
+    with_roles(conn, su)
+}
+
+/// Live service users, in creation order.
+pub fn list_service_users(conn: &Connection) -> Result<Vec<ServiceUser>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SERVICE_USER_COLUMNS} {LIVE_SERVICE_USERS} ORDER BY s.pk"
+    ))?;
+    let rows = stmt
+        .query_map(params![now()], service_user_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(|su| with_roles(conn, su)).collect()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewServiceUser<'a> {
+    pub name: &'a str,
+    pub scoped: bool,
+    /// The member who creates it.
+    pub created_by: Option<i64>,
+    /// Default: now.
+    pub created_at: Option<f64>,
+    /// `None`: never expires.
+    pub expires_at: Option<f64>,
+}
+
+/// Creates a service user and its credential; returns it and the secret
+/// (shown once; only the digest is stored). A name is free again once its
+/// service user is deleted or has expired.
+pub fn create_service_user(
+    conn: &Connection,
+    new: NewServiceUser<'_>,
+) -> Result<(ServiceUser, String)> {
+    validate_service_user_name(new.name)?;
+    // An expired service user is gone (Modal deletes it); drop its row now
+    // so that the name can be used again.
+    conn.execute(
+        "DELETE FROM service_users WHERE name = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2",
+        params![new.name, now()],
+    )?;
+    let taken = conn
+        .prepare_cached("SELECT 1 FROM service_users WHERE name = ?1")?
+        .exists(params![new.name])?;
+    if taken {
+        return Err(Error::AlreadyExists(format!(
+            "Service user {} already exists.",
+            quote(new.name)
+        )));
+    }
+    let token_id = ids::api_token_id();
+    let secret = ids::api_token_secret();
+    conn.prepare_cached(
+        "INSERT INTO service_users (service_user_id, name, token_id, secret_sha256, scoped, created_by, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        ids::service_user_id(),
+        new.name,
+        token_id,
+        ids::secret_digest(&secret).as_slice(),
+        new.scoped as i64,
+        new.created_by,
+        new.created_at.unwrap_or_else(now),
+        new.expires_at,
+    ])?;
+    Ok((service_user_by_pk(conn, conn.last_insert_rowid())?, secret))
+}
+
+/// Deletes a service user (by id, or by name); its credential stops working.
+pub fn delete_service_user(
+    conn: &Connection,
+    service_user_id: &str,
+    name: &str,
+) -> Result<ServiceUser> {
+    if service_user_id.is_empty() && name.is_empty() {
+        return Err(Error::InvalidArgument(
+            "Missing service user name or ID.".into(),
+        ));
+    }
+    let su = service_user_by_id_or_name(conn, service_user_id, name)?;
+    conn.execute("DELETE FROM service_users WHERE pk = ?1", params![su.pk])?;
+    Ok(su)
+}
+
+/// Sets a service user's role in an environment (`NoAccess` removes it);
+/// returns the role it had before.
+pub fn set_service_user_role(
+    conn: &Connection,
+    su: &ServiceUser,
+    env: &Environment,
+    role: EnvRole,
+) -> Result<EnvRole> {
+    let old = su
+        .roles
+        .iter()
+        .find(|r| r.environment_id == env.environment_id)
+        .map_or(EnvRole::NoAccess, |r| r.role);
+    match role {
+        EnvRole::NoAccess => conn.execute(
+            "DELETE FROM service_user_roles WHERE service_user_pk = ?1 AND environment_pk = ?2",
+            params![su.pk, env.pk],
+        )?,
+        _ => conn.execute(
+            "INSERT INTO service_user_roles (service_user_pk, environment_pk, role) VALUES (?1, ?2, ?3)
+             ON CONFLICT (service_user_pk, environment_pk) DO UPDATE SET role = excluded.role",
+            params![su.pk, env.pk, role.as_str()],
+        )?,
+    };
+    Ok(old)
 }
 
 // ---------------------------------------------------------------------------
@@ -836,12 +1514,14 @@ pub struct Environment {
     pub webhook_suffix: String,
     pub created_at: f64,
     pub is_default: bool,
+    /// The workspace's image builder version (environments do not override it).
+    pub image_builder_version: String,
 }
 
 impl Environment {
     pub fn settings(&self) -> proto::EnvironmentSettings {
         proto::EnvironmentSettings {
-            image_builder_version: IMAGE_BUILDER_VERSION.into(),
+            image_builder_version: self.image_builder_version.clone(),
             webhook_suffix: self.webhook_suffix.clone(),
             max_concurrent_gpus: 0,
             max_concurrent_tasks: 0,
@@ -858,7 +1538,7 @@ impl Environment {
             is_managed: false,
             environment_id: self.environment_id.clone(),
             environment_type: proto::EnvironmentType::Public as i32,
-            image_builder_version: IMAGE_BUILDER_VERSION.into(),
+            image_builder_version: self.image_builder_version.clone(),
             ..Default::default()
         }
     }
@@ -875,7 +1555,8 @@ impl Environment {
     }
 }
 
-const ENV_COLUMNS: &str = "pk, environment_id, name, webhook_suffix, created_at, is_default";
+const ENV_COLUMNS: &str = "pk, environment_id, name, webhook_suffix, created_at, is_default,
+     (SELECT image_builder_version FROM workspace WHERE id = 1)";
 
 fn env_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Environment> {
     Ok(Environment {
@@ -885,6 +1566,7 @@ fn env_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Environment> {
         webhook_suffix: r.get(3)?,
         created_at: r.get(4)?,
         is_default: r.get::<_, i64>(5)? != 0,
+        image_builder_version: r.get(6)?,
     })
 }
 
@@ -1017,7 +1699,7 @@ pub fn create_proxy_token(
     conn: &Connection,
     new: NewProxyToken<'_>,
 ) -> Result<(proto::WebhookToken, String)> {
-    validate_token_name(new.name)?;
+    validate_token_name("Proxy token", new.name)?;
     let token_id = ids::proxy_token_id();
     let secret = ids::proxy_token_secret();
     conn.prepare_cached(
@@ -1043,7 +1725,7 @@ pub fn rename_proxy_token(
     name: &str,
 ) -> Result<proto::WebhookToken> {
     let (pk, _) = proxy_token(conn, token_id)?;
-    validate_token_name(name)?;
+    validate_token_name("Proxy token", name)?;
     conn.execute(
         "UPDATE proxy_tokens SET name = ?1 WHERE pk = ?2",
         params![name, pk],
@@ -1320,13 +2002,13 @@ mod tests {
             .expect("token");
         store
             .read(|c| {
-                assert!(authenticate(c, Some(&id), Some(&secret)).is_ok());
+                assert!(authenticate(c, Some(&id), Some(&secret), now()).is_ok());
                 assert!(matches!(
-                    authenticate(c, Some(&id), Some("as-wrong")),
+                    authenticate(c, Some(&id), Some("as-wrong"), now()),
                     Err(Error::Unauthenticated)
                 ));
                 assert!(matches!(
-                    authenticate(c, None, Some(&secret)),
+                    authenticate(c, None, Some(&secret), now()),
                     Err(Error::Unauthenticated)
                 ));
                 Ok(())
@@ -1342,6 +2024,116 @@ mod tests {
             )
             .expect("q");
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn disabled_and_expired_credentials_are_rejected_alike() {
+        let (_d, store) = temp_store();
+        let t = now();
+        let (ok, disabled, expired, su, su_old) = store
+            .write(|c| {
+                let owner = ensure_owner(c)?;
+                let mk = |disabled: bool, expires_at: Option<f64>| {
+                    create_member_token(
+                        c,
+                        NewMemberToken {
+                            member_pk: owner.pk,
+                            expires_at,
+                            disabled,
+                            ..NewMemberToken::default()
+                        },
+                    )
+                };
+                let su = |name: &str, expires_at: Option<f64>| {
+                    create_service_user(
+                        c,
+                        NewServiceUser {
+                            name,
+                            created_by: Some(owner.pk),
+                            expires_at,
+                            ..NewServiceUser::default()
+                        },
+                    )
+                };
+                Ok((
+                    mk(false, Some(t + 60.0))?,
+                    mk(true, None)?,
+                    mk(false, Some(t - 1.0))?,
+                    su("bot", None)?,
+                    su("old-bot", Some(t - 1.0))?,
+                ))
+            })
+            .expect("write");
+        store
+            .read(|c| {
+                let auth = |(tok, secret): &(MemberToken, String)| {
+                    authenticate(c, Some(&tok.token_id), Some(secret), t)
+                };
+                assert!(auth(&ok).is_ok());
+                assert!(matches!(auth(&disabled), Err(Error::Unauthenticated)));
+                assert!(matches!(auth(&expired), Err(Error::Unauthenticated)));
+                let caller = authenticate(c, Some(&su.0.token_id), Some(&su.1), t)?;
+                assert!(matches!(caller.principal, Principal::ServiceUser { .. }));
+                assert!(!caller.is_manager());
+                assert!(matches!(
+                    authenticate(c, Some(&su_old.0.token_id), Some(&su_old.1), t),
+                    Err(Error::Unauthenticated)
+                ));
+                assert!(matches!(
+                    authenticate(c, Some(&su.0.token_id), Some("as-wrong"), t),
+                    Err(Error::Unauthenticated)
+                ));
+                let names: Vec<_> = list_service_users(c)?.into_iter().map(|s| s.name).collect();
+                assert_eq!(names, ["bot"]);
+                Ok(())
+            })
+            .expect("read");
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_and_its_credentials_keep_working() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v1.db");
+        let secret = "as-v1secret";
+        {
+            let c = Connection::open(&path).expect("open");
+            c.execute_batch(MIGRATIONS[0]).expect("v1 schema");
+            c.execute_batch(&format!(
+                "PRAGMA user_version = 1; PRAGMA application_id = {APPLICATION_ID};"
+            ))
+            .expect("mark");
+            c.execute(
+                "INSERT INTO workspace (id, workspace_id, name, created_at) VALUES (1, 'ac-x', 'old', 0)",
+                [],
+            )
+            .expect("ws");
+            c.execute(
+                "INSERT INTO members (member_id, user_id, email, username, display_name, role, joined_at)
+                 VALUES ('mb-1', 'us-1', 'o@example.com', 'o', 'O', 3, 0)",
+                [],
+            )
+            .expect("member");
+            c.execute(
+                "INSERT INTO api_tokens (token_id, secret_sha256, member_pk, created_at) VALUES ('ak-v1', ?1, 1, 5)",
+                params![ids::secret_digest(secret).as_slice()],
+            )
+            .expect("token");
+        }
+        let store = Store::open(&path).expect("migrate");
+        store
+            .read(|c| {
+                let caller = authenticate(c, Some("ak-v1"), Some(secret), now())?;
+                assert!(caller.is_manager());
+                assert_eq!(caller.last_used_at, 0.0);
+                let t = member_token(c, "ak-v1")?;
+                assert_eq!(
+                    (t.name.as_str(), t.expires_at, t.disabled),
+                    ("", None, false)
+                );
+                assert_eq!(workspace(c)?.image_builder_version, IMAGE_BUILDER_VERSION);
+                Ok(())
+            })
+            .expect("read");
     }
 
     #[test]

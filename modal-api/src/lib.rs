@@ -14,6 +14,9 @@ pub mod proto {
     tonic::include_proto!("modal.client");
 }
 
+/// The well-known types the generated code uses (`prost_types::Timestamp`),
+/// re-exported so users of this crate name the same version.
+pub use prost_types;
 pub use proto::modal_client_client::ModalClientClient;
 pub use proto::modal_client_server::{ModalClient, ModalClientServer};
 
@@ -92,5 +95,30 @@ mod tests {
         .encode_to_vec();
         // Field 2, wire type 2 (length-delimited) => tag byte 0x12.
         assert_eq!(bytes[0], 0x12);
+    }
+
+    #[test]
+    fn added_messages_use_modal_field_numbers() {
+        use prost::Message;
+        // EnvironmentRoleSetRequest: environment_id=1, role_str=5, service_user_name=6.
+        let bytes = proto::EnvironmentRoleSetRequest {
+            environment_id: "e".into(),
+            role_str: "r".into(),
+            service_user_name: "s".into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        assert_eq!(bytes, [0x0a, 1, b'e', 0x2a, 1, b'r', 0x32, 1, b's']);
+        // TokenInfoGetResponse: service_user_identity=5, token_name=8.
+        let bytes = proto::TokenInfoGetResponse {
+            service_user_identity: Some(proto::ServiceUserIdentity {
+                service_user_name: "n".into(),
+                ..Default::default()
+            }),
+            token_name: "t".into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        assert_eq!(bytes, [0x2a, 3, 0x12, 1, b'n', 0x42, 1, b't']);
     }
 }
