@@ -35,6 +35,64 @@ interchanged with API tokens (which use ak- and as- prefixes).
 On workspaces with RBAC enabled, tokens are scoped to specific environments; use \
 the allow and revoke commands to manage environment associations.";
 
+const SETTINGS_HELP: &str = "Manage workspace settings. Must be workspace manager or owner.";
+
+const SETTINGS_SET_HELP: &str = "Update a workspace setting. Must be workspace manager or owner.
+
+The following settings can be updated:
+- image-builder-version: The image builder version determines the software included in our base images.
+- default-environment: The default environment to use when the environment is omitted from SDK or CLI methods.
+
+Usage:
+- mws settings set image-builder-version 2025.06
+- mws settings set default-environment main";
+
+const SERVICE_USERS_HELP: &str = "Manage Service Users. Must be workspace manager or owner.
+
+Service users are programmatic accounts that allow automated systems to interact with Modal. \
+They're ideal for CI/CD pipelines, automated deployments, and other workflows that need to \
+authenticate.
+
+Service User credentials are typically made available to a process as environment variables:
+
+  export MODAL_TOKEN_ID=your-token-id
+  export MODAL_TOKEN_SECRET=your-token-secret
+
+A newly created Service User has no permissions by default. In order to interact with a specific \
+Environment, Service Users must be granted explicit permissions.
+
+See https://modal.com/docs/guide/service-users for more information.";
+
+const SERVICE_USERS_CREATE_HELP: &str = "Create a Service User in this workspace.
+
+In order to run this command, you must have at least Manager level permissions in the Workspace.
+
+By default, Service Users have no permissions. To explicitly grant the Service User permissions \
+to interact with a given environment, use `mws service-users set-role`.
+
+Optionally, you can also specify an expiration window by passing --expires-in. After the \
+specified amount of time elapses, this Service User will be deleted, and any credentials \
+associated with this Service User will stop working. The option expects a positive integer \
+value, optionally suffixed by the units s, m, h, or d, meaning seconds, minutes, hours, and days \
+respectively. If no suffix is provided, the value is interpreted as seconds. If --expires-in is \
+not provided, the newly created Service User will never expire.
+
+Examples:
+
+  mws service-users create test-1
+  mws service-users create test-2 --expires-in 3600
+  mws service-users create test-3 --expires-in 1h
+  mws service-users create test-4 --expires-in 365d --json";
+
+const MEMBER_TOKENS_HELP: &str = "Manage Member API Tokens.
+
+All Member Tokens are associated with a unique Member of the Workspace. Any requests to Modal \
+using a Token are authenticated as the associated Member (and as such, are governed by the \
+permissions that have been assigned to the specific Member).
+
+This CLI allows users to list and delete the tokens associated to themselves. Workspace Owners \
+and Managers can list all tokens in their Workspace, and can delete any of them.";
+
 const UPDATE_HELP: &str = "Update a proxy token in the current Workspace.
 
 The following settings can be updated:
@@ -83,6 +141,18 @@ pub enum Command {
     #[command(verbatim_doc_comment, subcommand, long_about = WORKSPACE_HELP)]
     Workspace(WorkspaceCommand),
 
+    /// Manage workspace settings. Must be workspace manager or owner.
+    #[command(verbatim_doc_comment, subcommand, long_about = SETTINGS_HELP)]
+    Settings(SettingsCommand),
+
+    /// Manage Service Users. Must be workspace manager or owner.
+    #[command(verbatim_doc_comment, subcommand, long_about = SERVICE_USERS_HELP)]
+    ServiceUsers(ServiceUsersCommand),
+
+    /// Manage Member API Tokens.
+    #[command(verbatim_doc_comment, subcommand, long_about = MEMBER_TOKENS_HELP)]
+    MemberTokens(MemberTokensCommand),
+
     /// Start, stop or inspect the background daemon (mwsd).
     #[command(verbatim_doc_comment, subcommand)]
     Daemon(DaemonCommand),
@@ -128,6 +198,142 @@ pub enum WorkspaceCommand {
     /// Manage the proxy tokens of the current Workspace.
     #[command(verbatim_doc_comment, subcommand, long_about = PROXY_TOKENS_HELP)]
     ProxyTokens(ProxyTokensCommand),
+
+    /// Manage workspace settings. Must be workspace manager or owner.
+    #[command(verbatim_doc_comment, subcommand, long_about = SETTINGS_HELP)]
+    Settings(SettingsCommand),
+
+    /// Manage Service Users. Must be workspace manager or owner.
+    #[command(verbatim_doc_comment, subcommand, long_about = SERVICE_USERS_HELP)]
+    ServiceUsers(ServiceUsersCommand),
+
+    /// Manage Member API Tokens.
+    #[command(verbatim_doc_comment, subcommand, long_about = MEMBER_TOKENS_HELP)]
+    MemberTokens(MemberTokensCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SettingsCommand {
+    /// View the current settings for the workspace.
+    #[command(verbatim_doc_comment)]
+    List {
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Update a workspace setting. Must be workspace manager or owner.
+    #[command(verbatim_doc_comment, long_about = SETTINGS_SET_HELP, arg_required_else_help = true)]
+    Set { setting: String, value: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServiceUsersCommand {
+    /// Create a Service User in this workspace.
+    #[command(verbatim_doc_comment, long_about = SERVICE_USERS_CREATE_HELP, arg_required_else_help = true)]
+    Create {
+        name: String,
+        /// Expiration time. Accepts integers (interpreted as seconds), as well as values suffixed by `s`, `m`, `h`, or `d`.
+        #[arg(verbatim_doc_comment, long, value_name = "TEXT", allow_hyphen_values = true)]
+        expires_in: Option<String>,
+        /// Output as JSON.
+        #[arg(verbatim_doc_comment, long)]
+        json: bool,
+    },
+    /// List all Service Users in this workspace.
+    #[command(verbatim_doc_comment)]
+    List {
+        /// Output as JSON.
+        #[arg(verbatim_doc_comment, long)]
+        json: bool,
+    },
+    /// Delete a Service User in this Workspace.
+    ///
+    /// Note that this action is irreversible. Any existing processes / scripts that use the
+    /// credentials associated with the target Service User will stop being able to authenticate
+    /// with Modal.
+    #[command(arg_required_else_help = true)]
+    Delete {
+        name: String,
+        /// Don't error if the Service User doesn't exist.
+        #[arg(verbatim_doc_comment, long)]
+        allow_missing: bool,
+        /// Run without pausing for confirmation.
+        #[arg(verbatim_doc_comment, short, long)]
+        yes: bool,
+    },
+    /// Inspect a Service User in this workspace.
+    #[command(verbatim_doc_comment, arg_required_else_help = true)]
+    Info {
+        name: String,
+        /// Output as JSON.
+        #[arg(verbatim_doc_comment, long)]
+        json: bool,
+    },
+    /// Update a Service User's role in a specific Environment.
+    ///
+    /// Examples:
+    ///
+    ///   mws service-users set-role test-service-user main contributor
+    ///   mws service-users set-role test-service-user prod no-access
+    #[command(verbatim_doc_comment, arg_required_else_help = true)]
+    SetRole {
+        service_user_name: String,
+        environment_name: String,
+        role: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MemberTokensCommand {
+    /// List Member Tokens in the Workspace. Workspace Managers and Owners can see all tokens in the
+    /// Workspace.
+    #[command(verbatim_doc_comment)]
+    List {
+        /// Output as JSON.
+        #[arg(verbatim_doc_comment, long)]
+        json: bool,
+    },
+    /// Delete a Member Token in this Workspace.
+    ///
+    /// Note that this action is irreversible. This will immediately invalidate the target token
+    /// and will render it unable to authenticate with Modal.
+    #[command(arg_required_else_help = true)]
+    Delete {
+        token_id: String,
+        /// Don't error if the Token doesn't exist.
+        #[arg(verbatim_doc_comment, long)]
+        allow_missing: bool,
+        /// Run without pausing for confirmation.
+        #[arg(verbatim_doc_comment, short, long)]
+        yes: bool,
+    },
+    /// Disable member tokens in this Workspace.
+    ///
+    /// A token which is disabled cannot be used to authenticate with Modal. However, it can be
+    /// re-enabled at any point using `mws member-tokens enable`.
+    ///
+    /// You can pass the --all option to disable all of the tokens you have created. If you are a
+    /// Manager or above, this will disable all the tokens in your Workspace.
+    #[command(arg_required_else_help = true)]
+    Disable {
+        token_ids: Vec<String>,
+        /// Disable all tokens you have access to.
+        #[arg(verbatim_doc_comment, long)]
+        all: bool,
+        /// Run without pausing for confirmation.
+        #[arg(verbatim_doc_comment, short, long)]
+        yes: bool,
+    },
+    /// Enable member tokens in this Workspace.
+    ///
+    /// This is the opposite operation to disabling a token - given a disabled token, this command
+    /// will re-enable it, allowing it to authenticate with Modal.
+    #[command(arg_required_else_help = true)]
+    Enable {
+        token_ids: Vec<String>,
+        /// Run without pausing for confirmation.
+        #[arg(verbatim_doc_comment, short, long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

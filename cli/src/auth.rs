@@ -130,12 +130,7 @@ pub fn run(profile: Option<String>, command: Args) -> anyhow::Result<ExitCode> {
         Args::Import { all, scrub, output } => {
             if all && profile.is_some() {
                 // clap cannot see a global --profile given before `auth`.
-                <crate::args::Cli as clap::CommandFactory>::command()
-                    .error(
-                        clap::error::ErrorKind::ArgumentConflict,
-                        "the argument '--all' cannot be used with '--profile <NAME>'",
-                    )
-                    .exit();
+                crate::usage::fail("The argument '--all' cannot be used with '--profile <NAME>'");
             }
             let report = send(profile, AuthCommand::Import { all, scrub })?;
             print(&report, output, |r| {
@@ -196,16 +191,21 @@ pub fn run(profile: Option<String>, command: Args) -> anyhow::Result<ExitCode> {
         Args::Check { output } => {
             let report = send(profile, AuthCommand::Check)?;
             print(&report, output, |r| {
+                let tz = crate::render::time::local_zone();
                 r.profiles
                     .iter()
                     .map(|p| {
-                        format!(
+                        let mut text = format!(
                             "{} {} works: workspace '{}' at {}\n",
                             check(),
                             p.token_id,
                             p.workspace.as_deref().unwrap_or(""),
                             p.server_url
-                        )
+                        );
+                        if let Some(info) = &p.token_info {
+                            text.push_str(&crate::render::token_info_lines(info, &tz, "  "));
+                        }
+                        text
                     })
                     .collect()
             })?;

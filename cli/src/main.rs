@@ -18,15 +18,20 @@ mod render;
 mod request;
 mod selection;
 mod term;
+mod usage;
 mod validate;
 mod watch;
 
-use clap::Parser;
+use clap::Parser as _;
 use output::CommandError;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match args::Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(error) => usage::exit_on_parse_error(error, &argv),
+    };
     match commands::run(cli) {
         Ok(code) => code,
         Err(error) => {

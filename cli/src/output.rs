@@ -61,6 +61,15 @@ pub fn tick(color: bool) -> &'static str {
     }
 }
 
+/// `✗` (red on a terminal), the official CLI's mark for a refused change.
+pub fn cross(color: bool) -> &'static str {
+    if color {
+        "\u{1b}[31m✗\u{1b}[0m"
+    } else {
+        "✗"
+    }
+}
+
 /// `Error:` (bold red on a terminal), the prefix of every error line.
 pub fn error_prefix(color: bool) -> &'static str {
     if color {

@@ -25,6 +25,17 @@ pub fn width() -> usize {
     80
 }
 
+/// Python's `shutil.get_terminal_size().columns`: `COLUMNS` when it is a
+/// positive number, else the width of stdout when it is a terminal, else 80.
+pub fn stdout_columns() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .or_else(|| tty_width(1).filter(|&n| n > 0))
+        .unwrap_or(80)
+}
+
 fn tty_width(fd: RawFd) -> Option<usize> {
     let size = with_std_fd(fd, |fd| rustix::termios::tcgetwinsize(fd).ok()).flatten()?;
     Some(usize::from(size.ws_col))

@@ -25,6 +25,70 @@ pub fn environment_name(name: &str) -> Result<(), InvalidEnvironmentName> {
     }
 }
 
+/// Why `--expires-in` was refused; the texts are the official CLI's.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidExpiry {
+    /// Neither an integer nor `<digits><s|m|h|d>` (modal's `parse_duration`).
+    #[error("Invalid duration: '{0}'")]
+    Duration(String),
+    #[error("Value passed to `--expires-in` must be a positive integer.")]
+    NotPositive,
+}
+
+/// `--expires-in` in seconds, as the official CLI reads it: Python's
+/// `int()` first (surrounding whitespace, a sign and `_` between digits
+/// allowed), else `parse_duration` (`30m`, `12h`, `7d`; a final newline
+/// tolerated, as by Python's `$`); then it must be positive.
+pub fn expires_in(text: &str) -> Result<i64, InvalidExpiry> {
+    let seconds = match python_int(text) {
+        Some(n) => n,
+        None => parse_duration(text).ok_or_else(|| InvalidExpiry::Duration(text.to_owned()))?,
+    };
+    if seconds <= 0 {
+        return Err(InvalidExpiry::NotPositive);
+    }
+    Ok(seconds)
+}
+
+/// Python's `int(text)` for ASCII digits; `None` when Python would raise
+/// (or the value does not fit in 64 bits, which Modal's API cannot carry).
+fn python_int(text: &str) -> Option<i64> {
+    let text = text.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c));
+    let (negative, digits) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let bytes = digits.as_bytes();
+    if bytes.is_empty()
+        || !bytes[0].is_ascii_digit()
+        || !bytes[bytes.len() - 1].is_ascii_digit()
+        || bytes.windows(2).any(|w| w == b"__")
+        || !bytes.iter().all(|b| b.is_ascii_digit() || *b == b'_')
+    {
+        return None;
+    }
+    let value: i64 = digits.replace('_', "").parse().ok()?;
+    Some(if negative { -value } else { value })
+}
+
+/// modal's `parse_duration`: `^(\d+)(s|m|h|d)$`.
+fn parse_duration(text: &str) -> Option<i64> {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let unit = match text.chars().last()? {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    let digits = &text[..text.len() - 1];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<i64>().ok()?.checked_mul(unit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +127,47 @@ mod tests {
             "Invalid Environment name: 'en-x'.\n\nEnvironment names must be 1-64 characters, \
              can only start with alphanumeric characters, may contain only alphanumeric \
              characters, dashes, and underscores, and cannot start with 'en-'."
+        );
+    }
+
+    #[test]
+    fn expires_in_reads_like_the_official_cli() {
+        for (text, seconds) in [
+            ("3600", 3600),
+            ("90s", 90),
+            ("30m", 1800),
+            ("12h", 43_200),
+            ("7d", 604_800),
+            ("365d", 31_536_000),
+            (" 42 ", 42),
+            ("+5", 5),
+            ("1_000", 1000),
+            ("2h\n", 7200),
+            ("007", 7),
+        ] {
+            assert_eq!(expires_in(text), Ok(seconds), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn expires_in_refusals_use_the_official_words() {
+        for text in ["5x", "1.5h", "h", "", "1w", "1 h", "-5m", "1__0", "_1", "1h1"] {
+            assert_eq!(
+                expires_in(text),
+                Err(InvalidExpiry::Duration(text.into())),
+                "{text:?}"
+            );
+        }
+        for text in ["0", "-5", "0s", "0d", "-0"] {
+            assert_eq!(expires_in(text), Err(InvalidExpiry::NotPositive), "{text:?}");
+        }
+        assert_eq!(
+            expires_in("5x").unwrap_err().to_string(),
+            "Invalid duration: '5x'"
+        );
+        assert_eq!(
+            expires_in("0").unwrap_err().to_string(),
+            "Value passed to `--expires-in` must be a positive integer."
         );
     }
 }

@@ -131,6 +131,13 @@ fn status_text(status: &DaemonStatus) -> String {
                 "off".to_owned()
             }
         );
+        if let Some(info) = &identity.token_info {
+            out.push_str(&crate::render::token_info_lines(
+                info,
+                &crate::render::time::local_zone(),
+                "    ",
+            ));
+        }
         if let Some(error) = &identity.last_error {
             let _ = writeln!(out, "    last error: {error}");
         }

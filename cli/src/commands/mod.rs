@@ -7,8 +7,11 @@
 //! usually a `WorkspaceCommand` (or new `Request`) in `mws-ipc`.
 
 mod daemon;
+mod member_tokens;
 mod members;
 mod proxy_tokens;
+mod service_users;
+mod settings;
 mod shared;
 
 use crate::args::{Cli, Command, PluginsCommand, WorkspaceCommand as Spelling};
@@ -25,6 +28,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::ProxyTokens(command) | Command::Workspace(Spelling::ProxyTokens(command)) => {
             proxy_tokens::run(profile, command)
+        }
+        Command::Settings(command) | Command::Workspace(Spelling::Settings(command)) => {
+            settings::run(profile, command)
+        }
+        Command::ServiceUsers(command) | Command::Workspace(Spelling::ServiceUsers(command)) => {
+            service_users::run(profile, command)
+        }
+        Command::MemberTokens(command) | Command::Workspace(Spelling::MemberTokens(command)) => {
+            member_tokens::run(profile, command)
         }
         Command::Daemon(command) => daemon::run(command),
         Command::Plugins(PluginsCommand::List { output }) => plugins::list(output),

@@ -1,6 +1,6 @@
 //! `mws proxy-tokens list|create|update|allow|revoke|delete`.
 
-use super::shared::{success, usage_error};
+use super::shared::success;
 use crate::args::{FreshnessArgs, ProxyTokensCommand};
 use crate::confirm;
 use crate::output::emit;
@@ -59,13 +59,10 @@ pub fn run(profile: Option<String>, command: ProxyTokensCommand) -> anyhow::Resu
             value,
         } => {
             if setting != "name" {
-                usage_error(
-                    &["proxy-tokens", "update"],
-                    &format!(
+                crate::usage::fail(&format!(
                         "Unknown proxy token setting {}. Supported settings: name.",
-                        render::py_repr(&setting)
-                    ),
-                );
+                    render::py_repr(&setting)
+                ));
             }
             request::mutate(
                 profile,

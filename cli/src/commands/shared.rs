@@ -1,25 +1,33 @@
-//! What several command groups print the same way: success lines and usage
-//! errors found after parsing.
+//! What several command groups print the same way: the official CLI's
+//! success lines (rich's `Console.print`: wrapped at the console width,
+//! the mark green on a terminal).
 
-use crate::args::Cli;
 use crate::output::{self, emit};
+use crate::render;
 use crate::term;
 
-/// Prints a usage error for a subcommand the way clap does, and exits 2.
-pub fn usage_error(path: &[&str], message: &str) -> ! {
-    let mut command = <Cli as clap::CommandFactory>::command();
-    command.build();
-    let mut sub = &mut command;
-    for name in path {
-        sub = sub
-            .find_subcommand_mut(name)
-            .expect("usage_error is called with a declared subcommand path");
+/// Prints `text` as rich prints a line of plain text: wrapped at the
+/// console width. A leading `✓` / `✗` is coloured on a terminal.
+pub fn say(text: &str) -> anyhow::Result<()> {
+    let mut out = render::console(text, term::width());
+    if term::color(1) {
+        if let Some(rest) = out.strip_prefix("✓") {
+            out = format!("{}{rest}", output::tick(true));
+        } else if let Some(rest) = out.strip_prefix("✗") {
+            out = format!("{}{rest}", output::cross(true));
+        }
     }
-    sub.error(clap::error::ErrorKind::InvalidValue, message)
-        .exit()
+    emit(&out)
 }
 
-/// `✓ <message>` on stdout (the tick green on a terminal).
+/// `✓ <message>` on stdout.
 pub fn success(message: &str) -> anyhow::Result<()> {
-    emit(&format!("{} {message}\n", output::tick(term::color(1))))
+    say(&format!("✓ {message}"))
+}
+
+/// The ids in the order given, each once (the official CLI counts the
+/// de-duplicated set).
+pub fn unique(ids: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.into_iter().filter(|id| seen.insert(id.clone())).collect()
 }

@@ -257,9 +257,29 @@ fn rstrip_py(s: &str) -> &str {
     s.trim_end_matches(py_isspace)
 }
 
-/// rich's `divide_line` with `fold=False`: byte offsets where the line
-/// breaks. A word wider than the cell gets a line of its own (cut later).
-fn divide_line(text: &str, width: i64) -> Vec<usize> {
+/// rich's `chop_cells`: `text` cut into pieces at most `width` cells wide
+/// (byte ranges).
+fn chop_cells(text: &str, width: usize) -> Vec<(usize, usize)> {
+    let mut pieces = Vec::new();
+    let (mut line_start, mut line_size) = (0, 0);
+    for span in graphemes(text) {
+        if line_size + span.width > width {
+            pieces.push((line_start, span.start));
+            line_start = span.start;
+            line_size = 0;
+        }
+        line_size += span.width;
+    }
+    if line_size > 0 {
+        pieces.push((line_start, text.len()));
+    }
+    pieces
+}
+
+/// rich's `divide_line`: byte offsets where the line breaks. A word wider
+/// than the line is folded over several lines (`fold`), or gets a line of
+/// its own to be cut later.
+fn divide_line(text: &str, width: i64, fold: bool) -> Vec<usize> {
     let mut breaks = Vec::new();
     let mut offset: i64 = 0;
     for (start, end) in words(text) {
@@ -267,6 +287,20 @@ fn divide_line(text: &str, width: i64) -> Vec<usize> {
         let word_length = cell_len(rstrip_py(word)) as i64;
         if width - offset >= word_length {
             offset += cell_len(word) as i64;
+        } else if word_length > width && fold {
+            let pieces = chop_cells(word, width.max(0) as usize);
+            let last = pieces.len().saturating_sub(1);
+            let mut piece_start = start;
+            for (i, (from, to)) in pieces.into_iter().enumerate() {
+                if piece_start > 0 {
+                    breaks.push(piece_start);
+                }
+                if i == last {
+                    offset = cell_len(&word[from..to]) as i64;
+                } else {
+                    piece_start += to - from;
+                }
+            }
         } else if word_length > width {
             if start > 0 {
                 breaks.push(start);
@@ -306,10 +340,30 @@ fn truncate(line: &mut String, max_width: i64, pad: bool) {
     }
 }
 
+/// [`wrap`] for a right-justified cell (rich's `Text(…, justify="right")`):
+/// each line loses its trailing whitespace, is cut with `…` if still too
+/// wide, and is padded on the left.
+pub fn wrap_right(text: &str, width: i64) -> Vec<String> {
+    wrap_justified(text, width, true)
+}
+
 /// Lays out `text` in a box `width` cells wide: explicit newlines, word
 /// wrapping, `…` where a word does not fit. Every returned line is exactly
 /// `width` cells. Empty for a width below 1 (rich renders nothing there).
 pub fn wrap(text: &str, width: i64) -> Vec<String> {
+    wrap_justified(text, width, false)
+}
+
+fn justify_right(piece: &str, width: i64) -> String {
+    let mut line = rstrip_py(piece).to_owned();
+    truncate(&mut line, width, false);
+    let length = cell_len(&line) as i64;
+    let mut out = " ".repeat((width - length).max(0) as usize);
+    out.push_str(&line);
+    out
+}
+
+fn wrap_justified(text: &str, width: i64, right: bool) -> Vec<String> {
     if width < 1 {
         return Vec::new();
     }
@@ -321,6 +375,9 @@ pub fn wrap(text: &str, width: i64) -> Vec<String> {
         && text.chars().count() as i64 <= width
         && cell_len(&text) as i64 <= width
     {
+        if right {
+            return vec![justify_right(&text, width)];
+        }
         return vec![fit(&text, width as usize)];
     }
     let mut out = Vec::new();
@@ -331,11 +388,15 @@ pub fn wrap(text: &str, width: i64) -> Vec<String> {
             line.into()
         };
         let mut starts = vec![0];
-        starts.extend(divide_line(&line, width));
+        starts.extend(divide_line(&line, width, false));
         starts.push(line.len());
         for pair in starts.windows(2) {
             let mut piece = line[pair[0]..pair[1]].to_owned();
             rstrip_end(&mut piece, width);
+            if right {
+                out.push(justify_right(&piece, width));
+                continue;
+            }
             let length = cell_len(&piece) as i64;
             if length <= width {
                 // What the general steps below do to a piece that fits.
@@ -346,6 +407,36 @@ pub fn wrap(text: &str, width: i64) -> Vec<String> {
             truncate(&mut piece, width, true);
             truncate(&mut piece, width, false);
             out.push(fit(&piece, width as usize));
+        }
+    }
+    out
+}
+
+/// How rich's `Console.print` lays out plain text `width` cells wide
+/// (`overflow="fold"`, no justification): explicit newlines kept (a final
+/// newline gives a final empty line), words wrapped, words wider than the
+/// line folded; a line keeps a trailing space that fits. Lines are not
+/// padded.
+pub fn wrap_fold(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1) as i64;
+    let text = strip_controls(text);
+    let mut out = Vec::new();
+    for line in text.split('\n') {
+        let line: std::borrow::Cow<'_, str> = if line.contains('\t') {
+            expand_tabs(line, 8).into()
+        } else {
+            line.into()
+        };
+        let mut starts = vec![0];
+        starts.extend(divide_line(&line, width, true));
+        starts.push(line.len());
+        for pair in starts.windows(2) {
+            let mut piece = line[pair[0]..pair[1]].to_owned();
+            rstrip_end(&mut piece, width);
+            if cell_len(&piece) as i64 > width {
+                piece = set_cell_size(&piece, width);
+            }
+            out.push(piece);
         }
     }
     out

@@ -6,8 +6,12 @@
 
 use super::time::json_timestamp;
 use jiff::tz::TimeZone;
-use mws_ipc::{CreatedToken, Member, ProxyToken};
-use serde::Serialize;
+use mws_ipc::{
+    CreatedServiceUser, CreatedToken, EnvironmentRole, Member, MemberToken, ProxyToken,
+    ServiceUser, WorkspaceSettings,
+};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 
 #[derive(Serialize)]
 struct MemberJson<'a> {
@@ -36,6 +40,86 @@ struct CreatedJson<'a> {
     secret: &'a str,
     #[serde(rename = "Authorization")]
     authorization: String,
+}
+
+#[derive(Serialize)]
+struct SettingJson<'a> {
+    setting: &'a str,
+    value: &'a str,
+}
+
+/// A service user's roles by environment, as the official client's dict:
+/// in the server's order, a repeated environment keeping its first place
+/// and its last role.
+pub fn role_map(roles: &[EnvironmentRole]) -> Vec<(&str, &str)> {
+    let mut map: Vec<(&str, &str)> = Vec::with_capacity(roles.len());
+    for r in roles {
+        match map.iter_mut().find(|(env, _)| *env == r.environment) {
+            Some(entry) => entry.1 = &r.role,
+            None => map.push((&r.environment, &r.role)),
+        }
+    }
+    map
+}
+
+struct Roles<'a>(&'a [EnvironmentRole]);
+
+impl Serialize for Roles<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let map = role_map(self.0);
+        let mut out = serializer.serialize_map(Some(map.len()))?;
+        for (environment, role) in map {
+            out.serialize_entry(environment, role)?;
+        }
+        out.end()
+    }
+}
+
+#[derive(Serialize)]
+struct ServiceUserJson<'a> {
+    name: &'a str,
+    service_user_id: &'a str,
+    token_id: &'a str,
+    created_by: &'a str,
+    created_at: Option<String>,
+    last_used_at: Option<String>,
+    expires_at: Option<String>,
+    environment_roles: Roles<'a>,
+}
+
+impl<'a> ServiceUserJson<'a> {
+    fn new(u: &'a ServiceUser, tz: &TimeZone) -> Self {
+        ServiceUserJson {
+            name: &u.name,
+            service_user_id: &u.service_user_id,
+            token_id: &u.token_id,
+            created_by: &u.created_by,
+            created_at: json_timestamp(u.created_at, tz),
+            last_used_at: json_timestamp(u.last_used_at, tz),
+            expires_at: json_timestamp(u.expires_at, tz),
+            environment_roles: Roles(&u.environment_roles),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CreatedServiceUserJson<'a> {
+    token_id: &'a str,
+    token_secret: &'a str,
+    expires_at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct MemberTokenJson<'a> {
+    /// `null` when the token has no name.
+    name: Option<&'a str>,
+    token_id: &'a str,
+    user_id: &'a str,
+    username: &'a str,
+    created_at: Option<String>,
+    last_used_at: Option<String>,
+    expires_at: Option<String>,
+    disabled: bool,
 }
 
 fn pretty<T: Serialize>(value: &T) -> String {
@@ -83,6 +167,63 @@ pub fn created(token: &CreatedToken) -> String {
         secret: token.token_secret.expose(),
         authorization: super::bearer(token),
     })
+}
+
+/// `settings list --json` (the official `display_table` keys).
+pub fn settings(settings: &WorkspaceSettings) -> String {
+    pretty(&[
+        SettingJson {
+            setting: "default-environment",
+            value: &settings.default_environment,
+        },
+        SettingJson {
+            setting: "image-builder-version",
+            value: &settings.image_builder_version,
+        },
+    ])
+}
+
+/// `service-users list --json`.
+pub fn service_users(users: &[ServiceUser], tz: &TimeZone) -> String {
+    let rows: Vec<ServiceUserJson<'_>> = users.iter().map(|u| ServiceUserJson::new(u, tz)).collect();
+    pretty(&rows)
+}
+
+/// `service-users info --json`.
+pub fn service_user(user: &ServiceUser, tz: &TimeZone) -> String {
+    pretty(&ServiceUserJson::new(user, tz))
+}
+
+/// `service-users create --json`: `expires_at` only when an expiry was
+/// asked for.
+pub fn created_service_user(user: &CreatedServiceUser, expires: bool, tz: &TimeZone) -> String {
+    pretty(&CreatedServiceUserJson {
+        token_id: &user.token_id,
+        token_secret: user.token_secret.expose(),
+        expires_at: if expires {
+            json_timestamp(user.expires_at, tz)
+        } else {
+            None
+        },
+    })
+}
+
+/// `member-tokens list --json`.
+pub fn member_tokens(tokens: &[MemberToken], tz: &TimeZone) -> String {
+    let rows: Vec<MemberTokenJson<'_>> = tokens
+        .iter()
+        .map(|t| MemberTokenJson {
+            name: (!t.name.is_empty()).then_some(t.name.as_str()),
+            token_id: &t.token_id,
+            user_id: &t.user_id,
+            username: &t.username,
+            created_at: json_timestamp(t.created_at, tz),
+            last_used_at: json_timestamp(t.last_used_at, tz),
+            expires_at: json_timestamp(t.expires_at, tz),
+            disabled: t.disabled,
+        })
+        .collect();
+    pretty(&rows)
 }
 
 #[cfg(test)]

@@ -2,13 +2,14 @@
 //! the time zone and the terminal width, so they are tested without a
 //! terminal, a daemon or the process's `TZ`.
 
+pub mod admin;
 pub mod cells;
 pub mod json;
 pub mod table;
 pub mod time;
 
 use jiff::tz::TimeZone;
-use mws_ipc::{CreatedToken, Member, ProxyToken};
+use mws_ipc::{CreatedToken, Member, ProxyToken, TokenInfo};
 use table::{Table, HEAVY_HEAD, HORIZONTALS};
 
 const MEMBER_HEADERS: [&str; 6] = ["Name", "Email", "Role", "User ID", "Joined", "Last active"];
@@ -21,6 +22,35 @@ pub fn sort_members(members: &[Member]) -> Vec<&Member> {
     // `str` ordering is byte order, which for UTF-8 is code-point order.
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     sorted
+}
+
+/// A line (or lines) as rich's `Console.print` shows plain text on a console
+/// `width` cells wide: wrapped at word boundaries, long words folded, with a
+/// final newline. The official CLI prints its success and warning lines so.
+pub fn console(text: &str, width: usize) -> String {
+    let mut out = cells::wrap_fold(text, width).join("\n");
+    out.push('\n');
+    out
+}
+
+/// What the server says of a credential (`TokenInfoGet`), one fact a line,
+/// each line starting with `indent`: its name, owner, creation and expiry.
+pub fn token_info_lines(info: &TokenInfo, tz: &TimeZone, indent: &str) -> String {
+    let name = if info.token_name.is_empty() {
+        "(none)"
+    } else {
+        &info.token_name
+    };
+    let owner = match info.owner_kind.as_str() {
+        "service_user" => format!("{} (service user)", info.owner),
+        "" => info.owner.clone(),
+        kind => format!("{} ({kind})", info.owner),
+    };
+    let created = time::table_timestamp(info.created_at, tz).unwrap_or_else(|| "unknown".into());
+    let expires = time::table_timestamp(info.expires_at, tz).unwrap_or_else(|| "never".into());
+    format!(
+        "{indent}token name: {name}\n{indent}owner:      {owner}\n{indent}created:    {created}\n{indent}expires:    {expires}\n"
+    )
 }
 
 /// `Bearer wk-….ws-…`, the single-header form of a proxy token.
@@ -52,6 +82,7 @@ pub fn members_table(members: &[&Member], tz: &TimeZone, width: usize) -> String
         rows,
         style: &HEAVY_HEAD,
         show_lines: false,
+        right_columns: &[],
     }
     .render(width)
 }
@@ -75,6 +106,7 @@ pub fn tokens_table(tokens: &[ProxyToken], tz: &TimeZone, width: usize) -> Strin
         rows,
         style: &HEAVY_HEAD,
         show_lines: false,
+        right_columns: &[],
     }
     .render(width)
 }
@@ -103,6 +135,7 @@ pub fn created_box(token: &CreatedToken, width: usize) -> String {
         rows,
         style: &HORIZONTALS,
         show_lines: true,
+        right_columns: &[],
     }
     .render(width.max(needed))
 }

@@ -1,8 +1,10 @@
 //! Byte-for-byte comparison with the official CLI. Runs the official client
 //! (modal==1.6.4, and the rich it ships with) on the same data, time zones
-//! and widths, and compares with our renderers: tables through rich itself,
-//! and `members list` / `proxy-tokens list` / `create` through the official
-//! commands with the network answer canned (`rich_reference.py`).
+//! and widths, and compares with our renderers: tables and wrapped console
+//! lines through rich itself, and `members list`, `proxy-tokens list` /
+//! `create`, `settings list`, `service-users list` / `info` / `create` (the
+//! one-time secret block included) and `member-tokens list` through the
+//! official commands with the network answer canned (`rich_reference.py`).
 //!
 //! Needs Python with modal==1.6.4: `MWS_MODAL_PYTHON`, else
 //! `<workspace>/.venv/bin/python`. Missing Python is a failure, not a skip.
@@ -13,7 +15,10 @@
 use super::{created_box, json, members_table, sort_members, tokens_table};
 use crate::render::table::{Table, HEAVY_HEAD};
 use jiff::tz::TimeZone;
-use mws_ipc::{CreatedToken, Member, ProxyToken, Secret};
+use mws_ipc::{
+    CreatedServiceUser, CreatedToken, EnvironmentRole, Member, MemberToken, ProxyToken, Secret,
+    ServiceUser, WorkspaceSettings,
+};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::PathBuf;
@@ -384,9 +389,247 @@ fn tables_match_rich() {
                     rows: body.clone(),
                     style: &HEAVY_HEAD,
                     show_lines: false,
+                    right_columns: &[],
                 }
                 .render(width),
             );
+        }
+    }
+    compare(&labels, &ours, &reference(&cases));
+}
+
+fn service_users() -> Vec<ServiceUser> {
+    let role = |environment: &str, role: &str| EnvironmentRole {
+        environment: environment.into(),
+        role: role.into(),
+    };
+    vec![
+        ServiceUser {
+            service_user_id: "su-1".into(),
+            name: "ci-deployer".into(),
+            token_id: "ak-Ci1aB2cD3eF4gH5iJ6kL7m".into(),
+            created_by: "alice".into(),
+            created_at: 1_700_000_000.5,
+            last_used_at: 1_710_000_000.0,
+            expires_at: 1_800_000_000.0,
+            environment_roles: vec![
+                role("main", "contributor"),
+                role("prod", "no-access"),
+                role("staging", "viewer"),
+                role("main", "viewer"),
+            ],
+        },
+        ServiceUser {
+            service_user_id: "su-2".into(),
+            name: "ロボット 🤖 with a rather long name indeed".into(),
+            token_id: "ak-Zz9".into(),
+            created_by: "".into(),
+            created_at: 0.0,
+            last_used_at: 0.0,
+            expires_at: 0.0,
+            environment_roles: vec![],
+        },
+    ]
+}
+
+fn service_user_data(u: &ServiceUser) -> Value {
+    json!({"name": u.name, "service_user_id": u.service_user_id, "token_id": u.token_id,
+           "created_by": u.created_by, "created_at": u.created_at, "last_used_at": u.last_used_at,
+           "expires_at": u.expires_at,
+           "environment_roles": u.environment_roles.iter().map(|r| (r.environment.clone(), r.role.clone())).collect::<Vec<_>>()})
+}
+
+fn member_tokens(with_disabled: bool) -> Vec<MemberToken> {
+    let token = |id: &str, name: &str, user: &str, created: f64, expires: f64, disabled: bool| {
+        MemberToken {
+            token_id: id.into(),
+            name: name.into(),
+            user_id: format!("us-{user}"),
+            username: user.into(),
+            created_at: created,
+            last_used_at: if disabled { 0.0 } else { created + 10.0 },
+            expires_at: expires,
+            disabled,
+        }
+    };
+    vec![
+        token("ak-A1", "laptop", "alice", 1_700_000_000.0, 0.0, false),
+        token("ak-B2", "", "Bob", 1_710_000_000.25, 1_900_000_000.0, with_disabled),
+        token(
+            "ak-C3-with-a-long-identifier",
+            "日本語のトークン",
+            "zoë",
+            0.0,
+            0.0,
+            false,
+        ),
+    ]
+}
+
+fn member_token_data(tokens: &[MemberToken]) -> Value {
+    tokens
+        .iter()
+        .map(|t| {
+            json!({"token_id": t.token_id, "name": t.name, "user_id": t.user_id, "username": t.username,
+                   "created_at": t.created_at, "last_used_at": t.last_used_at,
+                   "expires_at": t.expires_at, "disabled": t.disabled})
+        })
+        .collect()
+}
+
+#[test]
+fn settings_service_users_and_member_tokens_match_the_official_cli() {
+    use super::admin;
+    let (mut cases, mut labels, mut ours) = (Vec::new(), Vec::new(), Vec::new());
+    let mut add = |case: Value, label: String, text: String| {
+        cases.push(case);
+        labels.push(label);
+        ours.push(text);
+    };
+    let users = service_users();
+    let user_data: Vec<Value> = users.iter().map(service_user_data).collect();
+    let settings = WorkspaceSettings {
+        default_environment: "main".into(),
+        image_builder_version: "2025.06".into(),
+    };
+    let settings_data = json!({"default_environment": "main", "image_builder_version": "2025.06"});
+    let created = CreatedServiceUser {
+        service_user_id: "su-9".into(),
+        token_id: "ak-abcdefghijklmnopqrstuv".into(),
+        token_secret: Secret::new("as-abcdefghijklmnopqrstuv".into()),
+        expires_at: 1_767_225_600.0,
+    };
+    let created_data = json!({"token_id": created.token_id, "token_secret": created.token_secret.expose(),
+                              "expires_at": created.expires_at});
+    for name in ["UTC", "Asia/Kolkata"] {
+        let tz = zone(name);
+        let base = |kind: &str, as_json: bool, width: usize, data: &Value| {
+            json!({"kind": kind, "tz": name, "json": as_json, "width": width, "data": data})
+        };
+        add(
+            base("su_list", true, 80, &json!(user_data)),
+            format!("service-users list --json TZ={name}"),
+            json::service_users(&users, &tz),
+        );
+        for (i, u) in users.iter().enumerate() {
+            let mut case = base("su_info", true, 80, &user_data[i]);
+            case["args"] = json!([u.name]);
+            add(
+                case,
+                format!("service-users info {i} --json TZ={name}"),
+                json::service_user(u, &tz),
+            );
+        }
+        for with_disabled in [false, true] {
+            let tokens = member_tokens(with_disabled);
+            let data = member_token_data(&tokens);
+            add(
+                base("mt_list", true, 80, &data),
+                format!("member-tokens list --json disabled={with_disabled} TZ={name}"),
+                json::member_tokens(&tokens, &tz),
+            );
+            for width in WIDTHS {
+                add(
+                    base("mt_list", false, width, &data),
+                    format!("member-tokens list disabled={with_disabled} TZ={name} COLUMNS={width}"),
+                    admin::member_tokens_table(&tokens, &tz, width),
+                );
+            }
+        }
+        for width in WIDTHS {
+            add(
+                base("su_list", false, width, &json!(user_data)),
+                format!("service-users list TZ={name} COLUMNS={width}"),
+                admin::service_users_table(&users, &tz, width),
+            );
+            for (i, u) in users.iter().enumerate() {
+                let mut case = base("su_info", false, width, &user_data[i]);
+                case["args"] = json!([u.name]);
+                add(
+                    case,
+                    format!("service-users info {i} TZ={name} COLUMNS={width}"),
+                    admin::service_user_info(u, &tz, width),
+                );
+            }
+        }
+        for (expires, as_json) in [(true, true), (false, true)] {
+            let mut case = base("su_create", as_json, 80, &created_data);
+            case["args"] = json!(if expires {
+                vec!["bot", "--expires-in", "1h"]
+            } else {
+                vec!["bot"]
+            });
+            add(
+                case,
+                format!("service-users create expires={expires} --json TZ={name}"),
+                json::created_service_user(&created, expires, &tz),
+            );
+        }
+        for width in [20, 40, 79, 80, 81, 120] {
+            for expires in [true, false] {
+                let mut case = base("su_create", false, width, &created_data);
+                case["args"] = json!(if expires {
+                    vec!["ci-bot", "--expires-in", "7d"]
+                } else {
+                    vec!["ci-bot"]
+                });
+                add(
+                    case,
+                    format!("service-users create expires={expires} TZ={name} COLUMNS={width}"),
+                    admin::created_service_user("ci-bot", &created, expires, &tz, width, width.min(80)),
+                );
+            }
+        }
+    }
+    for kind in ["su_list", "mt_list"] {
+        for as_json in [true, false] {
+            add(
+                json!({"kind": kind, "tz": "UTC", "json": as_json, "width": 80, "data": []}),
+                format!("empty {kind} json={as_json}"),
+                match (kind, as_json) {
+                    (_, true) => "[]\n".to_owned(),
+                    ("su_list", false) => admin::service_users_table(&[], &TimeZone::UTC, 80),
+                    _ => admin::member_tokens_table(&[], &TimeZone::UTC, 80),
+                },
+            );
+        }
+    }
+    add(
+        json!({"kind": "settings", "tz": "UTC", "json": true, "width": 80, "data": settings_data}),
+        "settings list --json".into(),
+        json::settings(&settings),
+    );
+    for width in WIDTHS {
+        add(
+            json!({"kind": "settings", "tz": "UTC", "json": false, "width": width, "data": settings_data}),
+            format!("settings list COLUMNS={width}"),
+            admin::settings_table(&settings, width),
+        );
+    }
+    let theirs = reference(&cases);
+    compare(&labels, &ours, &theirs);
+}
+
+#[test]
+fn success_lines_wrap_like_rich() {
+    let env64 = "e".repeat(20) + "-" + &"n".repeat(43);
+    let lines = [
+        format!("✓ Allowed proxy token 'wk-Zz9aB3xQ7mN2pL5kJ8hG4f' to authenticate to environment '{env64}'"),
+        "✓ Revoked Service User ci-deployer's access to Environment production-eu-west.".to_owned(),
+        format!("✓ Updated Service User {}'s role in Environment main to Contributor.", "x".repeat(90)),
+        "✓ default-environment: updated from main to a-new-default-environment-name".to_owned(),
+        "✗ image-builder-version: Unknown setting 'image-builder-versio'. Valid settings: default-environment, image-builder-version".to_owned(),
+        "  ⚠ This Service User does not have access to any Environments.".to_owned(),
+        "✓ Deleted Token `ak-日本語の長いトークン識別子でございます`.".to_owned(),
+        "words  with   several spaces\tand a tab and a trailing space ".to_owned(),
+        "two\nlines, the second one long enough to need wrapping at narrow widths\n".to_owned(),
+    ];
+    let (mut cases, mut labels, mut ours) = (Vec::new(), Vec::new(), Vec::new());
+    for text in &lines {
+        for width in [10, 20, 40, 80, 120, 200] {
+            cases.push(json!({"kind": "console", "width": width, "text": text}));
+            labels.push(format!("{text:?} at {width}"));
+            ours.push(super::console(text, width));
         }
     }
     compare(&labels, &ours, &reference(&cases));

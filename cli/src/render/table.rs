@@ -44,6 +44,21 @@ pub const HORIZONTALS: BoxStyle = BoxStyle {
     bottom: [' ', '─', '─', ' '],
 };
 
+/// rich's `box.SIMPLE`: spaces for edges, a rule under the header (the
+/// footer rule is unused: no table here has a footer).
+pub const SIMPLE: BoxStyle = BoxStyle {
+    top: [' ', ' ', ' ', ' '],
+    head: [' ', ' ', ' ', ' '],
+    head_row: [' ', '─', '─', ' '],
+    mid: [' ', ' ', ' ', ' '],
+    row: [' ', ' ', ' ', ' '],
+    foot: [' ', ' ', ' ', ' '],
+    bottom: [' ', ' ', ' ', ' '],
+};
+
+/// rich's `box.SIMPLE_HEAD`: as [`SIMPLE`] for tables without a footer.
+pub const SIMPLE_HEAD: BoxStyle = SIMPLE;
+
 /// A table to render. Cells are plain text, shown verbatim (no markup).
 pub struct Table<'a> {
     /// Column headers; `None` for a table without a header row.
@@ -52,6 +67,9 @@ pub struct Table<'a> {
     pub style: &'static BoxStyle,
     /// Draw a line between body rows.
     pub show_lines: bool,
+    /// Columns (by index) whose body cells are right-justified (rich's
+    /// `Text(…, justify="right")`); the others are left-justified.
+    pub right_columns: &'a [usize],
 }
 
 /// rich's `Measurement`: the narrowest and widest a renderable can be.
@@ -285,7 +303,10 @@ impl Table<'_> {
             let mut rendered: Vec<Vec<String>> = widths
                 .iter()
                 .enumerate()
-                .map(|(c, &w)| cell_lines(cell_text(index, c), w))
+                .map(|(c, &w)| {
+                    let right = !header_row && self.right_columns.contains(&c);
+                    cell_lines(cell_text(index, c), w, right)
+                })
                 .collect();
             let height = rendered.iter().map(Vec::len).max().unwrap_or(0).max(1);
             for (cell, &w) in rendered.iter_mut().zip(&widths) {
@@ -346,15 +367,16 @@ fn rule(chars: [char; 4], widths: &[i64]) -> String {
 }
 
 /// The lines of one cell `width` cells wide, padding included.
-fn cell_lines(text: &str, width: i64) -> Vec<String> {
+fn cell_lines(text: &str, width: i64, right: bool) -> Vec<String> {
     if width < 1 {
         return Vec::new();
     }
     let inner = (width - PADDING).max(0);
+    let wrap = if right { cells::wrap_right } else { cells::wrap };
     if inner >= 1 && PADDING == 2 {
         // `wrap` makes every line exactly `inner` cells: one space each side
         // makes it exactly `width`, nothing left to fit.
-        return cells::wrap(text, inner)
+        return wrap(text, inner)
             .into_iter()
             .map(|line| {
                 let mut padded = String::with_capacity(line.len() + 2);
@@ -365,7 +387,7 @@ fn cell_lines(text: &str, width: i64) -> Vec<String> {
             })
             .collect();
     }
-    cells::wrap(text, inner)
+    wrap(text, inner)
         .into_iter()
         .map(|line| cells::fit(&format!(" {line} "), width as usize))
         .collect()
@@ -384,6 +406,7 @@ mod tests {
                 .collect(),
             style: &HEAVY_HEAD,
             show_lines: false,
+            right_columns: &[],
         }
     }
 
