@@ -1,7 +1,8 @@
 //! mws-emulator: a local Modal-compatible control plane.
 //!
-//! It speaks Modal's gRPC API (`modal.client.ModalClient`, the workspace
-//! member and proxy-token methods and their neighbours) closely enough that
+//! It speaks Modal's gRPC API (`modal.client.ModalClient`: the methods of the
+//! `modal workspace` group — members, proxy tokens, settings, service users,
+//! member tokens — and their neighbours) closely enough that
 //! Modal's official Python client works against it unchanged, and keeps its
 //! state in one SQLite file. mws's tests, benchmarks and offline demos run
 //! against it instead of api.modal.com.

@@ -259,9 +259,12 @@ where
     )?;
     // The credential's `last_used_at`: a write records it in its own
     // transaction; a read (or a write that fails) in a short one of its own,
-    // unless the recorded use is under a second old.
+    // unless the recorded use is under a second old (in the store, or by
+    // another call of this process: concurrent reads make one write).
     let record_use_apart = |conn: &mut Connection| -> Result<(), Error> {
-        if at - caller.last_used_at < store::LAST_USED_GRANULARITY_SECS {
+        if at - caller.last_used_at < store::LAST_USED_GRANULARITY_SECS
+            || !store.claim_use_record(&caller.token_id, at)
+        {
             return Ok(());
         }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

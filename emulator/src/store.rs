@@ -21,6 +21,7 @@
 //! Secrets (API token secrets, proxy token secrets) are stored only as SHA-256
 //! digests and compared in constant time.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
@@ -239,7 +240,13 @@ pub struct Store {
 struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// When this process last recorded each credential's use (see
+    /// [`Store::claim_use_record`]).
+    recent_use: Mutex<HashMap<String, f64>>,
 }
+
+/// [`Inner::recent_use`] is cleared when it grows past this many entries.
+const MAX_RECENT_USE: usize = 10_000;
 
 /// A pooled connection; goes back to the pool when dropped.
 pub struct PooledConn {
@@ -380,6 +387,7 @@ impl Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 idle: Mutex::new(vec![conn]),
+                recent_use: Mutex::new(HashMap::new()),
             }),
         };
         Ok(store)
@@ -387,6 +395,28 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Whether a read by `token_id` at `at` should record the credential's
+    /// use: true at most once per [`LAST_USED_GRANULARITY_SECS`] per
+    /// credential in this process, so that a burst of concurrent reads makes
+    /// one write, not one each. (The caller also skips the write when the
+    /// stored `last_used_at` is that recent, e.g. after a restart.)
+    pub fn claim_use_record(&self, token_id: &str, at: f64) -> bool {
+        let Ok(mut recent) = self.inner.recent_use.lock() else {
+            return true;
+        };
+        if recent
+            .get(token_id)
+            .is_some_and(|&t| at - t < LAST_USED_GRANULARITY_SECS)
+        {
+            return false;
+        }
+        if recent.len() >= MAX_RECENT_USE {
+            recent.clear();
+        }
+        recent.insert(token_id.to_string(), at);
+        true
     }
 
     /// A connection from the pool (or a new one).
@@ -2088,6 +2118,15 @@ mod tests {
                 Ok(())
             })
             .expect("read");
+    }
+
+    #[test]
+    fn a_burst_of_reads_claims_one_use_record_per_second() {
+        let (_d, store) = temp_store();
+        assert!(store.claim_use_record("ak-a", 100.0));
+        assert!(!store.claim_use_record("ak-a", 100.5));
+        assert!(store.claim_use_record("ak-b", 100.5), "per credential");
+        assert!(store.claim_use_record("ak-a", 101.0));
     }
 
     #[test]
