@@ -1116,11 +1116,6 @@ impl MemberToken {
             disabled: self.disabled,
         }
     }
-
-    /// Whether the token has expired at `at`.
-    pub fn expired(&self, at: f64) -> bool {
-        self.expires_at.is_some_and(|e| e <= at)
-    }
 }
 
 const MEMBER_TOKEN_SELECT: &str =
