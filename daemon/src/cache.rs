@@ -9,33 +9,32 @@
 //! before a mutation invalidated the slot, which is what read-your-writes
 //! needs.
 
-use mws_ipc::ErrorReply;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-struct State<T> {
+struct State<T, E> {
     value: Option<(T, Instant)>,
     /// The last fetch's error, with the time that fetch finished.
-    error: Option<(ErrorReply, Instant)>,
+    error: Option<(E, Instant)>,
     /// When the last successful refresh finished (for status).
     refreshed: Option<Instant>,
 }
 
-/// One cached collection.
-pub struct Slot<T> {
-    state: tokio::sync::Mutex<State<T>>,
+/// One cached collection; `E` is the fetch's error, shared by every reader
+/// that waited for that fetch.
+pub(crate) struct Slot<T, E> {
+    state: tokio::sync::Mutex<State<T, E>>,
 }
 
 /// What a read returned and where from.
-pub struct Read<T> {
+pub(crate) struct Read<T> {
     pub value: T,
     /// The answer that was cached before this read, if it was replaced by a
     /// new fetch (for change detection).
     pub previous: Option<T>,
-    pub fetched: bool,
 }
 
-impl<T: Clone> Default for Slot<T> {
+impl<T: Clone, E: Clone> Default for Slot<T, E> {
     fn default() -> Self {
         Self {
             state: tokio::sync::Mutex::new(State {
@@ -47,13 +46,13 @@ impl<T: Clone> Default for Slot<T> {
     }
 }
 
-impl<T: Clone> Slot<T> {
+impl<T: Clone, E: Clone> Slot<T, E> {
     /// Returns a cached answer no older than `max_age`, or fetches one. Reads
     /// that arrive while a fetch is in flight share its result.
-    pub async fn get<F, Fut>(&self, max_age: Duration, fetch: F) -> Result<Read<T>, ErrorReply>
+    pub async fn get<F, Fut>(&self, max_age: Duration, fetch: F) -> Result<Read<T>, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, ErrorReply>>,
+        Fut: Future<Output = Result<T, E>>,
     {
         let asked = Instant::now();
         let mut state = self.state.lock().await;
@@ -62,7 +61,6 @@ impl<T: Clone> Slot<T> {
                 return Ok(Read {
                     value: value.clone(),
                     previous: None,
-                    fetched: false,
                 });
             }
         }
@@ -76,19 +74,19 @@ impl<T: Clone> Slot<T> {
     }
 
     /// Fetches now, whatever is cached (a poll, or `--fresh`).
-    pub async fn refresh<F, Fut>(&self, fetch: F) -> Result<Read<T>, ErrorReply>
+    pub async fn refresh<F, Fut>(&self, fetch: F) -> Result<Read<T>, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, ErrorReply>>,
+        Fut: Future<Output = Result<T, E>>,
     {
         let mut state = self.state.lock().await;
         Self::fetch_locked(&mut state, fetch).await
     }
 
-    async fn fetch_locked<F, Fut>(state: &mut State<T>, fetch: F) -> Result<Read<T>, ErrorReply>
+    async fn fetch_locked<F, Fut>(state: &mut State<T, E>, fetch: F) -> Result<Read<T>, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, ErrorReply>>,
+        Fut: Future<Output = Result<T, E>>,
     {
         let started = Instant::now();
         match fetch().await {
@@ -99,11 +97,7 @@ impl<T: Clone> Slot<T> {
                     .map(|(v, _)| v);
                 state.error = None;
                 state.refreshed = Some(Instant::now());
-                Ok(Read {
-                    value,
-                    previous,
-                    fetched: true,
-                })
+                Ok(Read { value, previous })
             }
             Err(error) => {
                 state.error = Some((error.clone(), Instant::now()));
@@ -120,15 +114,6 @@ impl<T: Clone> Slot<T> {
         state.error = None;
     }
 
-    /// The cached answer and its age, without fetching.
-    pub async fn peek(&self) -> Option<(T, Duration)> {
-        let state = self.state.lock().await;
-        state
-            .value
-            .as_ref()
-            .map(|(v, started)| (v.clone(), started.elapsed()))
-    }
-
     /// Age of the cached answer and time since the last refresh, for status;
     /// `None` while a fetch holds the slot.
     pub fn ages(&self) -> Option<(Option<Duration>, Option<Duration>)> {
@@ -143,13 +128,12 @@ impl<T: Clone> Slot<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mws_ipc::ErrorKind;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
     #[tokio::test]
     async fn concurrent_cold_reads_fetch_once() {
-        let slot = Arc::new(Slot::<u32>::default());
+        let slot = Arc::new(Slot::<u32, String>::default());
         let calls = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..50 {
@@ -173,7 +157,7 @@ mod tests {
 
     #[tokio::test]
     async fn max_age_zero_always_fetches() {
-        let slot = Slot::<u32>::default();
+        let slot = Slot::<u32, String>::default();
         let calls = AtomicUsize::new(0);
         for _ in 0..3 {
             slot.get(Duration::ZERO, || async {
@@ -187,33 +171,30 @@ mod tests {
 
     #[tokio::test]
     async fn invalidate_forces_a_fetch_and_errors_are_shared_not_cached() {
-        let slot = Slot::<u32>::default();
+        let slot = Slot::<u32, String>::default();
         let read = slot
             .get(Duration::from_secs(60), || async { Ok(1) })
             .await
             .unwrap();
-        assert!(read.fetched);
+        assert_eq!(read.value, 1);
         let read = slot
             .get(Duration::from_secs(60), || async { Ok(2) })
             .await
             .unwrap();
-        assert_eq!((read.value, read.fetched), (1, false));
+        assert_eq!(read.value, 1, "served from the cache");
         slot.invalidate().await;
         let read = slot
             .get(Duration::from_secs(60), || async { Ok(3) })
             .await
             .unwrap();
         assert_eq!(read.value, 3);
-        let err = slot
-            .refresh(|| async {
-                Err(ErrorReply {
-                    kind: ErrorKind::Server,
-                    message: "boom".into(),
-                })
-            })
-            .await;
+        let err = slot.refresh(|| async { Err("boom".to_string()) }).await;
         assert!(err.is_err());
         // The failed refresh did not throw away the good answer.
-        assert_eq!(slot.peek().await.unwrap().0, 3);
+        let read = slot
+            .get(Duration::from_secs(60), || async { Ok(4) })
+            .await
+            .unwrap();
+        assert_eq!(read.value, 3);
     }
 }

@@ -158,14 +158,6 @@ fn non_empty(value: &Option<String>) -> Option<String> {
     value.clone().filter(|v| !v.is_empty())
 }
 
-/// Resolves a selection by the official client's rules (see module docs),
-/// reading the config file now.
-pub fn resolve(selection: &Selection) -> Result<Resolved, ConfigError> {
-    let path = config_path(selection);
-    let profiles = read_profiles(&path)?;
-    resolve_with(selection, &path, &profiles)
-}
-
 /// Identifies a version of a file cheaply: (mtime in ns, size, inode).
 type Fingerprint = Option<(i128, u64, u64)>;
 
@@ -483,6 +475,13 @@ pub fn selected_profile_name(selection: &Selection) -> Result<String, ConfigErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Resolves without the store's caching.
+    fn resolve(selection: &Selection) -> Result<Resolved, ConfigError> {
+        let path = config_path(selection);
+        let profiles = read_profiles(&path)?;
+        resolve_with(selection, &path, &profiles)
+    }
 
     fn selection_with_file(text: &str) -> (tempfile::TempDir, Selection) {
         let dir = tempfile::tempdir().unwrap();

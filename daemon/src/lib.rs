@@ -1,25 +1,46 @@
 //! mwsd: the daemon behind `mws`.
 //!
 //! It is the only process that talks to Modal and the only one that sees the
-//! API secret. The CLI (and editor clients) send typed requests over a private
-//! local socket ([`server`]); the daemon resolves which credentials a request
-//! runs as ([`config`]), keeps one gRPC client per identity ([`upstream`]),
-//! runs the command ([`workspace`]) and answers. The built-in `local` profile
-//! runs an embedded `mws-emulator` ([`local`]).
+//! API secret. The CLI (and editor clients) send typed requests over a
+//! private local socket ([`server`] accepts, [`connection`] frames); each
+//! request goes to its handler ([`handlers`]), which resolves the identity it
+//! runs as ([`credentials`], [`config`]), takes that identity's [`session`]
+//! (its gRPC client, [`upstream`], and its caches, [`cache`]) from the shared
+//! [`state`], and answers; errors become the wire's form once ([`error`]).
+//! What sessions notice goes on one typed event bus ([`events`]) that
+//! `watch` streams, desktop notifications ([`desktop`]) and the plugin
+//! manager ([`plugins`]) follow. The built-in `local` profile runs an
+//! embedded `mws-emulator` ([`local`]). docs/architecture.md walks one
+//! request through all of it.
+//!
+//! Only what `main.rs` needs is public; every module is private to the
+//! crate, so the compiler finds dead code.
 
-pub mod auth;
-pub mod cache;
-pub mod config;
-pub mod desktop;
-pub mod events;
-pub mod hardening;
-pub mod local;
-pub mod plugins;
-pub mod reload;
-pub mod secrets;
-pub mod server;
-pub mod settings;
-pub mod upstream;
-pub mod workspace;
+mod cache;
+mod config;
+mod connection;
+mod credentials;
+mod desktop;
+mod error;
+mod events;
+mod handlers;
+mod hardening;
+mod local;
+mod modal_config;
+mod plugins;
+mod reload;
+mod secrets;
+mod server;
+mod session;
+mod settings;
+mod state;
+mod upstream;
 
-pub use server::{run, Daemon};
+pub use desktop::spawn as spawn_notifications;
+pub use hardening::apply as harden_process;
+pub use local::LocalSettings;
+pub use plugins::child::main as plugin_host_main;
+pub use server::run;
+pub use settings::{config_file as settings_file, load as load_settings, Settings};
+pub use state::Daemon;
+pub use upstream::UpstreamSettings;

@@ -6,7 +6,7 @@
 //! is told to die with the daemon (`PR_SET_DEATHSIG`), so a `kill -9` of the
 //! daemon leaves no orphan; the next daemon starts a new one on the same store.
 
-use mws_ipc::{ErrorKind, ErrorReply, Secret};
+use mws_ipc::Secret;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -70,11 +70,13 @@ pub struct LocalEmulator {
     child: Child,
 }
 
-fn failure(message: impl Into<String>) -> ErrorReply {
-    ErrorReply {
-        kind: ErrorKind::Internal,
-        message: message.into(),
-    }
+/// Why the embedded emulator could not be started (one line).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct LocalError(String);
+
+fn failure(message: impl Into<String>) -> LocalError {
+    LocalError(message.into())
 }
 
 fn emulator_command(settings: &LocalSettings) -> Command {
@@ -96,7 +98,7 @@ fn emulator_command(settings: &LocalSettings) -> Command {
 }
 
 /// Runs a one-shot emulator subcommand and returns its stdout.
-async fn run_once(settings: &LocalSettings, args: &[&str]) -> Result<Vec<u8>, ErrorReply> {
+async fn run_once(settings: &LocalSettings, args: &[&str]) -> Result<Vec<u8>, LocalError> {
     let output = emulator_command(settings)
         .args(args)
         .stdout(Stdio::piped())
@@ -120,7 +122,7 @@ async fn run_once(settings: &LocalSettings, args: &[&str]) -> Result<Vec<u8>, Er
     Ok(output.stdout)
 }
 
-fn ensure_private_dir(dir: &Path) -> Result<(), ErrorReply> {
+fn ensure_private_dir(dir: &Path) -> Result<(), LocalError> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -131,7 +133,7 @@ fn ensure_private_dir(dir: &Path) -> Result<(), ErrorReply> {
 
 impl LocalEmulator {
     /// Seeds (first time only), mints a credential and starts serving.
-    pub async fn start(settings: &LocalSettings) -> Result<Self, ErrorReply> {
+    pub(crate) async fn start(settings: &LocalSettings) -> Result<Self, LocalError> {
         ensure_private_dir(&settings.data_dir)?;
         // The seed's own credential is printed once and dropped here: the
         // daemon mints its own below, so seeding stays idempotent.

@@ -7,12 +7,10 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
 use mws_ipc::paths;
-use mwsd::local::LocalSettings;
-use mwsd::upstream::UpstreamSettings;
-use mwsd::Daemon;
+use mwsd::{Daemon, LocalSettings, UpstreamSettings};
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::FromRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -115,26 +113,23 @@ fn take_instance_lock(dir: &std::path::Path) -> Result<Option<File>> {
         .write(true)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    // SAFETY: flock on an fd we own.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            return Ok(None);
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Some(file)),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+        Err(e) => {
+            Err(std::io::Error::from(e)).with_context(|| format!("cannot lock {}", path.display()))
         }
-        return Err(err).with_context(|| format!("cannot lock {}", path.display()));
     }
-    Ok(Some(file))
 }
 
 fn main() {
     let args = Args::parse();
     if args.plugin_host {
-        // A child of the daemon, with no credentials: see mwsd::plugins.
-        mwsd::hardening::apply();
-        std::process::exit(mwsd::plugins::child::main());
+        // A child of the daemon, with no credentials (see the plugins module).
+        mwsd::harden_process();
+        std::process::exit(mwsd::plugin_host_main());
     }
-    mwsd::hardening::apply();
+    mwsd::harden_process();
     let mut readiness = Readiness::new(args.ready_fd);
     if let Err(e) = init_logging(&args) {
         readiness.say(&format!("error: {e:#}"));
@@ -169,6 +164,26 @@ fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
         Err(e) => return Err(e).with_context(|| format!("cannot remove {}", socket.display())),
     }
 
+    // Every start-up input is read before the daemon reports ready, so a bad
+    // one reaches the user on their first call as a one-line error.
+    let mut upstream_settings = UpstreamSettings::default();
+    if let Some(path) = std::env::var_os("MWS_CA_CERT").filter(|v| !v.is_empty()) {
+        upstream_settings.extra_ca_pem = Some(std::fs::read(&path).with_context(|| {
+            format!(
+                "cannot read MWS_CA_CERT {}",
+                std::path::Path::new(&path).display()
+            )
+        })?);
+    }
+    let config_file = mwsd::settings_file();
+    let (daemon_settings, settings_error) = match mwsd::load_settings(&config_file) {
+        Ok(s) => (s, None),
+        Err(e) => {
+            tracing::warn!("{e}; using defaults");
+            (mwsd::Settings::default(), Some(e.to_string()))
+        }
+    };
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)
@@ -194,29 +209,14 @@ fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
         );
         readiness.say("ok");
 
-        let mut settings = UpstreamSettings::default();
-        if let Some(path) = std::env::var_os("MWS_CA_CERT").filter(|v| !v.is_empty()) {
-            settings.extra_ca_pem = Some(
-                std::fs::read(&path)
-                    .with_context(|| format!("cannot read MWS_CA_CERT {:?}", path))?,
-            );
-        }
-        let config_file = mwsd::settings::config_file();
-        let (daemon_settings, settings_error) = match mwsd::settings::load(&config_file) {
-            Ok(s) => (s, None),
-            Err(e) => {
-                tracing::warn!("{e}; using defaults");
-                (mwsd::settings::Settings::default(), Some(e.to_string()))
-            }
-        };
         let daemon = Arc::new(Daemon::new(
             socket.clone(),
-            settings,
+            upstream_settings,
             LocalSettings::from_env(),
             daemon_settings,
         ));
         daemon.set_config_error("mws config", settings_error);
-        mwsd::desktop::spawn(daemon.clone());
+        mwsd::spawn_notifications(daemon.clone());
         // The plugin host is this very executable; /proc/self/exe still
         // works after the file is replaced by an upgrade.
         let proc_exe = PathBuf::from("/proc/self/exe");
@@ -225,7 +225,7 @@ fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
             false => std::env::current_exe(),
         };
         match exe {
-            Ok(exe) => daemon.plugins.start(exe, daemon.shutdown_signal()),
+            Ok(exe) => daemon.start_plugins(exe),
             Err(e) => tracing::warn!("plugins disabled: cannot find mwsd's own path: {e}"),
         }
         daemon.start_config_watcher();

@@ -2,35 +2,38 @@
 //! mws's own config file, through their parent folders (editors replace files
 //! rather than write them in place), debounced.
 //!
-//! On a change, Modal profiles are re-read and the sessions (cache, poller) of
-//! identities whose credentials changed are dropped; mws's settings are
-//! re-read and applied. A file that no longer parses keeps its last good
+//! On a change it calls back (the daemon's `reload_configs`): Modal
+//! profiles are re-read and the sessions (cache, poller) of identities whose
+//! credentials changed are dropped; mws's settings are re-read and applied. A file that no longer parses keeps its last good
 //! version in use and its error shows in `mws daemon status`.
 //!
 //! Correctness does not depend on the watcher: every request also checks its
 //! config file's fingerprint, so the next call after an edit uses it even if
 //! the file-system event has not arrived yet.
 
-use crate::server::Daemon;
 use notify::{RecursiveMode, Watcher};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// Quiet time after the last file event before reloading.
 const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// Watches folders on behalf of the daemon.
-pub struct ConfigWatcher {
+pub(crate) struct ConfigWatcher {
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
     watched: Mutex<HashSet<PathBuf>>,
 }
 
 impl ConfigWatcher {
-    /// Starts the watcher and the task that reacts to its events.
-    pub fn start(daemon: Arc<Daemon>) -> Arc<Self> {
+    /// Starts the watcher and the task that calls `on_change` (debounced)
+    /// until `shutdown`.
+    pub(crate) fn start(
+        mut shutdown: watch::Receiver<bool>,
+        on_change: impl Fn() + Send + 'static,
+    ) -> Arc<Self> {
         let (tx, mut rx) = mpsc::unbounded_channel::<()>();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             if event.is_ok() {
@@ -49,7 +52,6 @@ impl ConfigWatcher {
             watched: Mutex::new(HashSet::new()),
         });
         this.watch(&crate::settings::config_file());
-        let mut shutdown = daemon.shutdown_signal();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -64,14 +66,14 @@ impl ConfigWatcher {
                         Err(_) => break,
                     }
                 }
-                daemon.reload_configs();
+                on_change();
             }
         });
         this
     }
 
     /// Watches the folder holding `file` (once).
-    pub fn watch(&self, file: &Path) {
+    pub(crate) fn watch(&self, file: &Path) {
         let Some(dir) = file.parent().map(Path::to_path_buf) else {
             return;
         };

@@ -1,31 +1,30 @@
-//! Runs workspace commands for one identity, with a cache, change events and a
-//! background poller.
+//! The daemon's state for one identity, and what it can do with it.
 //!
-//! A [`Session`] is the daemon's state for one identity `(server_url,
-//! token_id)`: its upstream client, the workspace name (looked up once, as the
-//! official client "hydrates" the workspace before every command), cached
-//! collections ([`Slot`]s), and what it last saw of each scoped token's
-//! environments. Reads are served from the cache while young enough;
-//! mutations go upstream and then refresh the token list at once, so the next
-//! read reflects them (read-your-writes) and their event goes out immediately.
+//! A [`Session`] belongs to one identity `(server_url, token_id)`: its
+//! upstream client, the workspace name (looked up once, as the official
+//! client "hydrates" the workspace before every command), cached
+//! collections ([`Slot`]s), what it last saw of each scoped token's
+//! environments, and a background poller. Reads are served from the cache
+//! while young enough; mutations go upstream and then refresh the token list
+//! at once, so the next read reflects them (read-your-writes) and their
+//! event goes out immediately. What it notices is published on the event
+//! bus; turning requests into these calls is `handlers`' job.
 
 use crate::cache::Slot;
-use crate::events::{self, Change};
-use crate::settings::{self, Settings};
+use crate::error::Error;
+use crate::events::{self, Bus, Change, DaemonEvent, Refreshed, WorkspaceEvent};
+use crate::settings::{self, SharedSettings};
 use crate::upstream::{MutationKey, Upstream, UpstreamError};
 use mws_ipc::{
-    CreatedToken, ErrorKind, ErrorReply, Event, Freshness, Member, ProxyToken, Response, Secret,
-    WorkspaceCommand,
+    CreatedToken, Member, MemberToken, ProxyToken, Secret, ServiceUser, TokenInfo,
+    WorkspaceSettings,
 };
 use mws_modal_api::proto;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, watch};
-
-/// Settings shared by the daemon and every session (hot-reloaded).
-pub type SharedSettings = Arc<RwLock<Settings>>;
+use tokio::sync::watch;
 
 /// Longest wait between polls while the server keeps failing.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -36,34 +35,46 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Ages shown by `mws daemon status`.
 #[derive(Debug, Clone, Default)]
-pub struct CacheAges {
+pub(crate) struct CacheAges {
     pub members: Option<Duration>,
     pub tokens: Option<Duration>,
     pub last_poll: Option<Duration>,
     pub polling: bool,
 }
 
+mod member_tokens;
+mod service_users;
+mod settings_group;
+
+pub(crate) use settings_group::SETTINGS;
+
+type ListSlot<T> = Slot<Vec<T>, UpstreamError>;
+
 /// The daemon's state for one identity.
-pub struct Session {
+pub(crate) struct Session {
     pub upstream: Upstream,
     workspace: tokio::sync::OnceCell<String>,
     environment_ids: Mutex<HashMap<String, String>>,
-    members: Slot<Vec<Member>>,
-    tokens: Slot<Vec<ProxyToken>>,
-    environment_tokens: Mutex<HashMap<String, Arc<Slot<Vec<ProxyToken>>>>>,
+    members: ListSlot<Member>,
+    tokens: ListSlot<ProxyToken>,
+    environment_tokens: Mutex<HashMap<String, Arc<ListSlot<ProxyToken>>>>,
+    settings: Slot<WorkspaceSettings, UpstreamError>,
+    service_users: ListSlot<ServiceUser>,
+    member_tokens: ListSlot<MemberToken>,
+    /// The credential itself, as `TokenInfoGet` describes it (fetched once,
+    /// in the background, for `status`).
+    token_info: std::sync::OnceLock<TokenInfo>,
     token_environments: Mutex<HashMap<String, Vec<String>>>,
     scoped_cursor: AtomicUsize,
     last_used: Mutex<Instant>,
     last_poll: Mutex<Option<Instant>>,
     polling: AtomicBool,
     retired: AtomicBool,
-    events: broadcast::Sender<Event>,
-    /// Told about every token list fetched (plugins: expiry alerts).
-    token_observer: std::sync::OnceLock<Arc<dyn crate::plugins::TokenObserver>>,
+    bus: Bus,
 }
 
 /// Converts one member as Modal sends it.
-pub fn member_from_proto(item: &proto::WorkspaceMembersListItem) -> Member {
+fn member_from_proto(item: &proto::WorkspaceMembersListItem) -> Member {
     let role = proto::MemberRole::try_from(item.member_role).unwrap_or_default();
     Member {
         name: item.member_displayname.clone(),
@@ -76,7 +87,7 @@ pub fn member_from_proto(item: &proto::WorkspaceMembersListItem) -> Member {
 }
 
 /// Converts one proxy token as Modal sends it.
-pub fn token_from_proto(token: &proto::WebhookToken) -> ProxyToken {
+fn token_from_proto(token: &proto::WebhookToken) -> ProxyToken {
     ProxyToken {
         token_id: token.token_id.clone(),
         name: token.name.clone(),
@@ -87,13 +98,6 @@ pub fn token_from_proto(token: &proto::WebhookToken) -> ProxyToken {
             .map(|u| u.username.clone())
             .unwrap_or_default(),
         scoped: token.scoped,
-    }
-}
-
-fn bad_request(message: impl Into<String>) -> ErrorReply {
-    ErrorReply {
-        kind: ErrorKind::BadRequest,
-        message: message.into(),
     }
 }
 
@@ -108,7 +112,7 @@ fn jittered(base: Duration) -> Duration {
 }
 
 impl Session {
-    pub fn new(upstream: Upstream, events: broadcast::Sender<Event>) -> Self {
+    pub(crate) fn new(upstream: Upstream, bus: Bus) -> Self {
         Self {
             upstream,
             workspace: tokio::sync::OnceCell::new(),
@@ -116,20 +120,18 @@ impl Session {
             members: Slot::default(),
             tokens: Slot::default(),
             environment_tokens: Mutex::new(HashMap::new()),
+            settings: Slot::default(),
+            service_users: Slot::default(),
+            member_tokens: Slot::default(),
+            token_info: std::sync::OnceLock::new(),
             token_environments: Mutex::new(HashMap::new()),
             scoped_cursor: AtomicUsize::new(0),
             last_used: Mutex::new(Instant::now()),
             last_poll: Mutex::new(None),
             polling: AtomicBool::new(false),
             retired: AtomicBool::new(false),
-            events,
-            token_observer: std::sync::OnceLock::new(),
+            bus,
         }
-    }
-
-    /// Sets who is told about every fetched token list (once per session).
-    pub fn set_token_observer(&self, observer: Arc<dyn crate::plugins::TokenObserver>) {
-        let _ = self.token_observer.set(observer);
     }
 
     /// The workspace's name, looked up once per identity.
@@ -164,11 +166,12 @@ impl Session {
     }
 
     /// True when an event is about this session's workspace.
-    pub fn owns(&self, event: &Event) -> bool {
-        event.server_url == self.upstream.server_url
+    pub(crate) fn owns(&self, event: &DaemonEvent) -> bool {
+        let (server_url, workspace) = event.place();
+        server_url == self.upstream.server_url
             && self
                 .known_workspace_name()
-                .map(|w| w == event.workspace)
+                .map(|w| w == workspace)
                 .unwrap_or(true)
     }
 
@@ -178,7 +181,7 @@ impl Session {
         self.retired.store(true, Ordering::SeqCst);
     }
 
-    pub fn ages(&self) -> CacheAges {
+    fn ages(&self) -> CacheAges {
         let (members, _) = self.members.ages().unwrap_or_default();
         let (tokens, _) = self.tokens.ages().unwrap_or_default();
         CacheAges {
@@ -189,33 +192,56 @@ impl Session {
         }
     }
 
+    /// This identity as `mws daemon status` shows it.
+    pub(crate) fn status(&self) -> mws_ipc::IdentityStatus {
+        let ages = self.ages();
+        let stats = &self.upstream.stats;
+        mws_ipc::IdentityStatus {
+            members_age_secs: ages.members.map(|d| d.as_secs_f64()),
+            tokens_age_secs: ages.tokens.map(|d| d.as_secs_f64()),
+            last_poll_secs_ago: ages.last_poll.map(|d| d.as_secs_f64()),
+            polling: ages.polling,
+            server_url: self.upstream.server_url.clone(),
+            token_id: self.upstream.token_id.clone(),
+            workspace: self.known_workspace_name(),
+            upstream_calls: stats.calls.load(Ordering::Relaxed),
+            upstream_errors: stats.errors.load(Ordering::Relaxed),
+            last_error: lock(&stats.last_error).clone(),
+            token_info: self.token_info.get().cloned(),
+        }
+    }
+
     fn emit(&self, changes: Vec<Change>) {
         if changes.is_empty() {
             return;
         }
         let workspace = self.known_workspace_name().unwrap_or_default();
+        let time = events::now();
         for change in changes {
-            tracing::info!(kind = change.kind, %workspace, "workspace change");
-            let _ = self.events.send(events::to_event(
+            tracing::info!(kind = change.kind(), %workspace, "workspace change");
+            self.bus.publish(DaemonEvent::Workspace(WorkspaceEvent {
+                time,
+                workspace: workspace.clone(),
+                server_url: self.upstream.server_url.clone(),
                 change,
-                &workspace,
-                &self.upstream.server_url,
-            ));
+            }));
         }
     }
 
-    async fn fetch_members(&self) -> Result<Vec<Member>, ErrorReply> {
+    async fn fetch_members(&self) -> Result<Vec<Member>, UpstreamError> {
         let response = self.upstream.members_list().await?;
         Ok(response.members.iter().map(member_from_proto).collect())
     }
 
-    async fn fetch_tokens(&self) -> Result<Vec<ProxyToken>, ErrorReply> {
+    async fn fetch_tokens(&self) -> Result<Vec<ProxyToken>, UpstreamError> {
         let response = self.upstream.token_list().await?;
         let tokens: Vec<ProxyToken> = response.tokens.iter().map(token_from_proto).collect();
-        if let Some(observer) = self.token_observer.get() {
-            let workspace = self.known_workspace_name().unwrap_or_default();
-            observer.tokens_refreshed(&self.upstream.server_url, &workspace, &tokens);
-        }
+        self.bus
+            .publish(DaemonEvent::TokensRefreshed(Arc::new(Refreshed {
+                server_url: self.upstream.server_url.clone(),
+                workspace: self.known_workspace_name().unwrap_or_default(),
+                tokens: tokens.clone(),
+            })));
         Ok(tokens)
     }
 
@@ -228,139 +254,231 @@ impl Session {
         Ok(id)
     }
 
-    fn environment_slot(&self, name: &str) -> Arc<Slot<Vec<ProxyToken>>> {
+    fn environment_slot(&self, name: &str) -> Arc<ListSlot<ProxyToken>> {
         lock(&self.environment_tokens)
             .entry(name.to_string())
             .or_default()
             .clone()
     }
 
-    fn max_age(freshness: &Freshness, settings: &Settings) -> Duration {
-        match freshness.max_age_secs {
-            Some(secs) => Duration::from_secs(secs),
-            None => settings.max_age,
+    /// Marks the identity as used and makes sure its workspace is known
+    /// (the official client looks it up before every command).
+    pub(crate) async fn begin(&self) -> Result<(), UpstreamError> {
+        self.touch();
+        self.workspace_name().await.map(|_| ())
+    }
+
+    /// Reads a collection through its slot (from the cache when younger
+    /// than `max_age`) and emits what changed since the cached answer.
+    async fn read<T, F, Fut>(
+        &self,
+        slot: &Slot<T, UpstreamError>,
+        max_age: Duration,
+        fetch: F,
+        diff: impl Fn(&T, &T) -> Vec<Change>,
+    ) -> Result<T, UpstreamError>
+    where
+        T: Clone,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, UpstreamError>>,
+    {
+        let read = slot.get(max_age, fetch).await?;
+        if let Some(previous) = &read.previous {
+            self.emit(diff(previous, &read.value));
+        }
+        Ok(read.value)
+    }
+
+    /// After a mutation: reads the collection again (read-your-writes) and
+    /// emits what changed; a failed read leaves the slot empty, so no stale
+    /// answer is served.
+    async fn reread<T, F, Fut>(
+        &self,
+        slot: &Slot<T, UpstreamError>,
+        fetch: F,
+        diff: impl Fn(&T, &T) -> Vec<Change>,
+    ) where
+        T: Clone,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, UpstreamError>>,
+    {
+        if let Err(e) = self.read(slot, Duration::ZERO, fetch, diff).await {
+            tracing::warn!("refresh after a mutation failed: {e}");
+            slot.invalidate().await;
         }
     }
 
-    /// Runs one command, from the cache where allowed.
-    pub async fn run(
-        &self,
-        command: &WorkspaceCommand,
-        freshness: &Freshness,
-        settings: &Settings,
-        mutation: Option<&MutationKey>,
-    ) -> Result<Response, ErrorReply> {
-        *lock(&self.last_used) = Instant::now();
-        self.workspace_name().await?;
-        let max_age = if freshness.fresh {
-            Duration::ZERO
-        } else {
-            Self::max_age(freshness, settings)
-        };
-        match command {
-            WorkspaceCommand::MembersList => {
-                let read = self.members.get(max_age, || self.fetch_members()).await?;
-                if let Some(previous) = &read.previous {
-                    self.emit(events::diff_members(previous, &read.value));
-                }
-                Ok(Response::Members(read.value))
+    /// The members, from the cache when younger than `max_age`.
+    pub(crate) async fn members(&self, max_age: Duration) -> Result<Vec<Member>, UpstreamError> {
+        self.read(
+            &self.members,
+            max_age,
+            || self.fetch_members(),
+            |a, b| events::diff_members(a, b),
+        )
+        .await
+    }
+
+    /// The proxy tokens, from the cache when younger than `max_age`.
+    pub(crate) async fn tokens(&self, max_age: Duration) -> Result<Vec<ProxyToken>, UpstreamError> {
+        self.read(
+            &self.tokens,
+            max_age,
+            || self.fetch_tokens(),
+            |a, b| events::diff_tokens(a, b),
+        )
+        .await
+    }
+
+    /// Polls the collections of the workspace group a request has read
+    /// (they need a manager's rights, so they are not polled otherwise); a
+    /// failure here is logged, not fatal to the poll.
+    async fn poll_workspace_group(&self) -> Result<(), UpstreamError> {
+        let listed =
+            |ages: Option<(Option<Duration>, Option<Duration>)>| matches!(ages, Some((Some(_), _)));
+        if listed(self.settings.ages()) {
+            if let Err(e) = self.workspace_settings(Duration::ZERO).await {
+                tracing::debug!("settings poll failed: {e}");
             }
-            WorkspaceCommand::TokensList { environment: None } => {
-                let read = self.tokens.get(max_age, || self.fetch_tokens()).await?;
-                if let Some(previous) = &read.previous {
-                    self.emit(events::diff_tokens(previous, &read.value));
-                }
-                Ok(Response::Tokens(read.value))
+        }
+        if listed(self.service_users.ages()) {
+            if let Err(e) = self.service_users(Duration::ZERO).await {
+                tracing::debug!("service users poll failed: {e}");
             }
-            WorkspaceCommand::TokensList {
-                environment: Some(env),
-            } => {
-                let slot = self.environment_slot(env);
-                let read = slot
-                    .get(max_age, || async {
-                        let response = self.upstream.token_list_for_environment(env).await?;
-                        Ok(response.tokens.iter().map(token_from_proto).collect())
-                    })
-                    .await?;
-                Ok(Response::Tokens(read.value))
+        }
+        if listed(self.member_tokens.ages()) {
+            if let Err(e) = self.member_tokens(Duration::ZERO).await {
+                tracing::debug!("member tokens poll failed: {e}");
             }
-            _ => self.mutate(command, mutation).await,
+        }
+        Ok(())
+    }
+
+    /// Asks the server about the credential itself, once (for `status`).
+    async fn fetch_token_info(&self) {
+        if self.token_info.get().is_some() {
+            return;
+        }
+        match self.token_info().await {
+            Ok(info) => {
+                let _ = self.token_info.set(info);
+            }
+            Err(e) => tracing::debug!("token info unavailable: {e}"),
         }
     }
 
-    async fn mutate(
+    /// The proxy tokens usable in one environment.
+    pub(crate) async fn environment_tokens(
         &self,
-        command: &WorkspaceCommand,
-        mutation: Option<&MutationKey>,
-    ) -> Result<Response, ErrorReply> {
-        let response = match command {
-            WorkspaceCommand::TokenCreate { name } => {
-                let created = self
+        environment: &str,
+        max_age: Duration,
+    ) -> Result<Vec<ProxyToken>, UpstreamError> {
+        let slot = self.environment_slot(environment);
+        let read = slot
+            .get(max_age, || async {
+                let response = self
                     .upstream
-                    .token_create(name.as_deref().unwrap_or(""), mutation)
+                    .token_list_for_environment(environment)
                     .await?;
-                Response::Created(CreatedToken {
-                    token_id: created.token_id.clone(),
-                    token_secret: Secret::new(created.token_secret.clone()),
+                Ok(response.tokens.iter().map(token_from_proto).collect())
+            })
+            .await?;
+        Ok(read.value)
+    }
+
+    pub(crate) async fn create_token(
+        &self,
+        name: &str,
+        mutation: Option<&MutationKey>,
+    ) -> Result<CreatedToken, Error> {
+        let created = self.upstream.token_create(name, mutation).await?;
+        self.after_token_mutation(|after| {
+            after
+                .iter()
+                .find(|t| t.token_id == created.token_id)
+                .map(|t| Change::TokenCreated(t.clone()))
+        })
+        .await;
+        Ok(CreatedToken {
+            token_id: created.token_id.clone(),
+            token_secret: Secret::new(created.token_secret.clone()),
+        })
+    }
+
+    pub(crate) async fn rename_token(
+        &self,
+        token_id: &str,
+        name: &str,
+        mutation: Option<&MutationKey>,
+    ) -> Result<(), Error> {
+        if token_id.is_empty() {
+            return Err(Error::BadRequest("TOKEN_ID must not be empty".into()));
+        }
+        self.upstream.token_update(token_id, name, mutation).await?;
+        self.after_token_mutation(|after| {
+            after
+                .iter()
+                .find(|t| t.token_id == token_id)
+                .map(|t| Change::TokenRenamed {
+                    before: None,
+                    after: t.clone(),
                 })
-            }
-            WorkspaceCommand::TokenUpdateName { token_id, name } => {
-                if token_id.is_empty() {
-                    return Err(bad_request("TOKEN_ID must not be empty"));
-                }
-                self.upstream.token_update(token_id, name, mutation).await?;
-                Response::Ok
-            }
-            WorkspaceCommand::TokenDelete { token_id } => {
-                if token_id.is_empty() {
-                    return Err(bad_request("TOKEN_ID must not be empty"));
-                }
-                self.upstream.token_delete(token_id, mutation).await?;
-                Response::Ok
-            }
-            WorkspaceCommand::TokenAllow {
-                token_id,
-                environment,
-            }
-            | WorkspaceCommand::TokenRevoke {
-                token_id,
-                environment,
-            } => {
-                let allow = matches!(command, WorkspaceCommand::TokenAllow { .. });
-                let env_id = self.environment_id(environment).await?;
-                let result = if allow {
-                    self.upstream
-                        .token_environment_add(token_id, &env_id, mutation)
-                        .await
-                } else {
-                    self.upstream
-                        .token_environment_remove(token_id, &env_id, mutation)
-                        .await
-                };
-                if let Err(e) = result {
-                    lock(&self.environment_ids).remove(environment.as_str());
-                    return Err(e);
-                }
-                self.after_environment_change(token_id, &env_id, allow)
-                    .await;
-                Response::Ok
-            }
-            WorkspaceCommand::MembersList | WorkspaceCommand::TokensList { .. } => {
-                return Err(bad_request("not a mutation"))
-            }
-            WorkspaceCommand::Settings(_)
-            | WorkspaceCommand::ServiceUsers(_)
-            | WorkspaceCommand::MemberTokens(_) => {
-                return Err(bad_request("this command is not supported by this daemon yet"))
-            }
+        })
+        .await;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_token(
+        &self,
+        token_id: &str,
+        mutation: Option<&MutationKey>,
+    ) -> Result<(), Error> {
+        if token_id.is_empty() {
+            return Err(Error::BadRequest("TOKEN_ID must not be empty".into()));
+        }
+        self.upstream.token_delete(token_id, mutation).await?;
+        self.after_token_mutation(|_| {
+            Some(Change::TokenDeleted {
+                token_id: token_id.to_string(),
+                before: None,
+            })
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Allows (`allow`) or revokes a proxy token in an environment.
+    pub(crate) async fn set_token_environment(
+        &self,
+        token_id: &str,
+        environment: &str,
+        allow: bool,
+        mutation: Option<&MutationKey>,
+    ) -> Result<(), Error> {
+        let env_id = self.environment_id(environment).await?;
+        let result = if allow {
+            self.upstream
+                .token_environment_add(token_id, &env_id, mutation)
+                .await
+        } else {
+            self.upstream
+                .token_environment_remove(token_id, &env_id, mutation)
+                .await
         };
-        self.after_token_mutation(command, &response).await;
-        Ok(response)
+        if let Err(e) = result {
+            lock(&self.environment_ids).remove(environment);
+            return Err(e.into());
+        }
+        self.after_environment_change(token_id, &env_id, allow)
+            .await;
+        self.after_token_mutation(|_| None).await;
+        Ok(())
     }
 
     /// After a mutation: drop per-environment lists, refresh the token list
-    /// (read-your-writes) and emit what changed.
-    async fn after_token_mutation(&self, command: &WorkspaceCommand, response: &Response) {
+    /// (read-your-writes) and emit what changed; with no earlier list to
+    /// compare with, `cold` names the change from the new list.
+    async fn after_token_mutation(&self, cold: impl FnOnce(&[ProxyToken]) -> Option<Change>) {
         let slots: Vec<_> = lock(&self.environment_tokens).values().cloned().collect();
         for slot in slots {
             slot.invalidate().await;
@@ -368,11 +486,11 @@ impl Session {
         match self.tokens.refresh(|| self.fetch_tokens()).await {
             Ok(read) => match &read.previous {
                 Some(previous) => self.emit(events::diff_tokens(previous, &read.value)),
-                None => self.emit(synthesize(command, response, &read.value)),
+                None => self.emit(cold(&read.value).into_iter().collect()),
             },
             Err(e) => {
                 // The mutation itself succeeded; make sure no stale list is served.
-                tracing::warn!("refresh after a mutation failed: {}", e.message);
+                tracing::warn!("refresh after a mutation failed: {e}");
                 self.tokens.invalidate().await;
             }
         }
@@ -399,7 +517,7 @@ impl Session {
 
     /// One background refresh: members, tokens, and a bounded batch of
     /// scoped tokens' environments.
-    async fn poll_once(&self) -> Result<(), ErrorReply> {
+    async fn poll_once(&self) -> Result<(), UpstreamError> {
         self.workspace_name().await?;
         let read = self.members.refresh(|| self.fetch_members()).await?;
         if let Some(previous) = &read.previous {
@@ -431,6 +549,7 @@ impl Session {
             }
             self.scoped_cursor.store(start + batch, Ordering::Relaxed);
         }
+        self.poll_workspace_group().await?;
         let live: std::collections::HashSet<&str> =
             read.value.iter().map(|t| t.token_id.as_str()).collect();
         lock(&self.token_environments).retain(|id, _| live.contains(id.as_str()));
@@ -439,7 +558,7 @@ impl Session {
     }
 
     /// Starts the background poller unless one runs.
-    pub fn ensure_poller(
+    pub(crate) fn ensure_poller(
         self: &Arc<Self>,
         settings: SharedSettings,
         shutdown: watch::Receiver<bool>,
@@ -449,6 +568,7 @@ impl Session {
         }
         let session = self.clone();
         tokio::spawn(async move {
+            session.fetch_token_info().await;
             session.poll_loop(settings, shutdown).await;
             session.polling.store(false, Ordering::SeqCst);
         });
@@ -478,47 +598,10 @@ impl Session {
                 Ok(()) => failures = 0,
                 Err(e) => {
                     failures = (failures + 1).min(8);
-                    tracing::warn!(server = %self.upstream.server_url, "poll failed: {}", e.message);
+                    tracing::warn!(server = %self.upstream.server_url, "poll failed: {e}");
                 }
             }
         }
-    }
-}
-
-/// Events for a mutation when there was no earlier list to compare with.
-fn synthesize(
-    command: &WorkspaceCommand,
-    response: &Response,
-    after: &[ProxyToken],
-) -> Vec<Change> {
-    let find = |id: &str| after.iter().find(|t| t.token_id == id);
-    let json = |t: &ProxyToken| serde_json::to_value(t).unwrap_or_default();
-    let id_only = |id: &str| serde_json::json!({ "token_id": id });
-    match (command, response) {
-        (WorkspaceCommand::TokenCreate { .. }, Response::Created(created)) => {
-            find(&created.token_id)
-                .map(|t| Change {
-                    kind: events::TOKEN_CREATED,
-                    before: serde_json::Value::Null,
-                    after: json(t),
-                })
-                .into_iter()
-                .collect()
-        }
-        (WorkspaceCommand::TokenUpdateName { token_id, .. }, _) => find(token_id)
-            .map(|t| Change {
-                kind: events::TOKEN_RENAMED,
-                before: id_only(token_id),
-                after: json(t),
-            })
-            .into_iter()
-            .collect(),
-        (WorkspaceCommand::TokenDelete { token_id }, _) => vec![Change {
-            kind: events::TOKEN_DELETED,
-            before: id_only(token_id),
-            after: serde_json::Value::Null,
-        }],
-        _ => Vec::new(),
     }
 }
 
@@ -560,23 +643,5 @@ mod tests {
                 "{d:?}"
             );
         }
-    }
-
-    #[test]
-    fn cold_create_still_produces_an_event() {
-        let after = vec![ProxyToken {
-            token_id: "wk-new".into(),
-            ..Default::default()
-        }];
-        let changes = synthesize(
-            &WorkspaceCommand::TokenCreate { name: None },
-            &Response::Created(CreatedToken {
-                token_id: "wk-new".into(),
-                token_secret: Secret::new("ws-x".into()),
-            }),
-            &after,
-        );
-        assert_eq!(changes.len(), 1);
-        assert_eq!(changes[0].kind, events::TOKEN_CREATED);
     }
 }

@@ -23,7 +23,12 @@
 //! every 5 seconds. `--max-age 0` / `MWS_MAX_AGE=0` always asks the server.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+/// Settings shared by the daemon, its sessions and the plugin manager
+/// (replaced whole on a hot reload).
+pub(crate) type SharedSettings = Arc<RwLock<Settings>>;
 
 /// Default maximum age of a cached read.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(5);
@@ -53,11 +58,12 @@ impl Default for Settings {
             idle_after: DEFAULT_IDLE_AFTER,
             notifications: true,
             notify_events: [
-                crate::events::TOKEN_CREATED,
-                crate::events::TOKEN_DELETED,
-                crate::events::MEMBER_JOINED,
-                crate::events::MEMBER_LEFT,
-                crate::events::ALERT_TOKEN_AGE,
+                "token.created",
+                "token.deleted",
+                "member.joined",
+                "member.left",
+                // The expiry plugin's alert (any `alert.*` kind may be named).
+                "alert.token_age",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -135,10 +141,11 @@ pub fn parse(text: &str) -> Result<Settings, String> {
                     let Some(name) = item.as_str() else {
                         return Err("[notifications] events must be a list of strings".into());
                     };
-                    if !crate::events::ALL_KINDS.contains(&name) && !name.starts_with("alert.") {
+                    if !crate::events::Change::KINDS.contains(&name) && !name.starts_with("alert.")
+                    {
                         return Err(format!(
                             "[notifications] unknown event '{name}' (known: {})",
-                            crate::events::ALL_KINDS.join(", ")
+                            crate::events::Change::KINDS.join(", ")
                         ));
                     }
                     events.push(name.to_string());

@@ -13,7 +13,7 @@
 //! starts once a logical call has used [`RETRY_BUDGET`].
 
 use crate::config::Identity;
-use mws_ipc::{ErrorKind, ErrorReply, Secret};
+use mws_ipc::Secret;
 use mws_modal_api::{headers, proto, ModalClientClient};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,13 +99,37 @@ pub struct Upstream {
     pub stats: UpstreamStats,
 }
 
-/// Why an upstream call failed, ready to send to the client.
-pub type UpstreamError = ErrorReply;
+/// Why an upstream call failed. Every message is one line a user can act
+/// on; the server's own text is kept verbatim (the official client prints
+/// it as is).
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum UpstreamError {
+    #[error("Invalid server URL '{url}': {detail}")]
+    InvalidUrl { url: String, detail: String },
+    /// The server was never reached (refused, unroutable, silent, TLS).
+    #[error("Could not connect to the Modal server at {url}: {cause}")]
+    Unreachable { url: String, cause: String },
+    /// The server answered with an error status.
+    #[error("{message}{}", if *.maybe_applied { MAYBE_APPLIED } else { "" })]
+    Status {
+        code: Code,
+        message: String,
+        /// A change whose attempts all failed in transit may still have
+        /// been made by one of them.
+        maybe_applied: bool,
+    },
+}
 
-fn error(kind: ErrorKind, message: impl Into<String>) -> UpstreamError {
-    ErrorReply {
-        kind,
-        message: message.into(),
+const MAYBE_APPLIED: &str =
+    " (the change may or may not have been made; check with `mws proxy-tokens list`)";
+
+impl UpstreamError {
+    /// The gRPC status code, when the server answered.
+    pub(crate) fn code(&self) -> Option<Code> {
+        match self {
+            UpstreamError::Status { code, .. } => Some(*code),
+            _ => None,
+        }
     }
 }
 
@@ -155,11 +179,9 @@ impl Upstream {
     /// Builds a client for an identity; connects lazily on the first call.
     pub fn new(identity: &Identity, settings: &UpstreamSettings) -> Result<Self, UpstreamError> {
         let url = identity.server_url.clone();
-        let bad_url = |e: &dyn std::fmt::Display| {
-            error(
-                ErrorKind::Config,
-                format!("Invalid server URL '{url}': {e}"),
-            )
+        let bad_url = |e: &dyn std::fmt::Display| UpstreamError::InvalidUrl {
+            url: url.clone(),
+            detail: e.to_string(),
         };
         let user_agent = format!(
             "modal-client/{} ({}; mws/{})",
@@ -271,20 +293,19 @@ impl Upstream {
                         delay *= 2;
                         continue;
                     }
-                    let mut reply = self.map_status(&status);
+                    let mut error = self.map_status(&status);
                     // A change whose attempts all failed in transit may still
                     // have been made by one of them: say so.
-                    if mutation.is_some() && attempt > 0 && is_transient(status.code()) {
-                        reply.message.push_str(
-                            " (the change may or may not have been made; check with `mws proxy-tokens list`)",
-                        );
+                    if let UpstreamError::Status { maybe_applied, .. } = &mut error {
+                        *maybe_applied =
+                            mutation.is_some() && attempt > 0 && is_transient(status.code());
                     }
                     *self
                         .stats
                         .last_error
                         .lock()
-                        .unwrap_or_else(|p| p.into_inner()) = Some(reply.message.clone());
-                    return Err(reply);
+                        .unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
+                    return Err(error);
                 }
             }
         }
@@ -297,14 +318,10 @@ impl Upstream {
                 .source()
                 .map(root_cause)
                 .unwrap_or_else(|| status.message().to_string());
-            return error(
-                ErrorKind::Unreachable,
-                format!(
-                    "Could not connect to the Modal server at {}: {}",
-                    self.server_url,
-                    cause.replace('\n', " ")
-                ),
-            );
+            return UpstreamError::Unreachable {
+                url: self.server_url.clone(),
+                cause: cause.replace('\n', " "),
+            };
         }
         let message = status.message().trim();
         let message = if message.is_empty() {
@@ -312,7 +329,11 @@ impl Upstream {
         } else {
             message.replace('\n', " ")
         };
-        error(ErrorKind::Server, message)
+        UpstreamError::Status {
+            code: status.code(),
+            message,
+            maybe_applied: false,
+        }
     }
 
     pub async fn workspace_name_lookup(
@@ -485,6 +506,191 @@ impl Upstream {
     }
 }
 
+/// The rest of the `modal workspace` group: settings, service users,
+/// member tokens, and the caller's own credential.
+impl Upstream {
+    pub async fn workspace_settings(
+        &self,
+    ) -> Result<proto::WorkspaceSettingsResponse, UpstreamError> {
+        self.call("WorkspaceSettings", (), None, |mut c, r| async move {
+            c.workspace_settings(r).await
+        })
+        .await
+    }
+
+    pub async fn set_default_environment(
+        &self,
+        name: &str,
+        mutation: Option<&MutationKey>,
+    ) -> Result<(), UpstreamError> {
+        let request = proto::WorkspaceSetDefaultEnvironmentRequest {
+            environment_name: name.to_string(),
+        };
+        self.call(
+            "WorkspaceSetDefaultEnvironment",
+            request,
+            mutation,
+            |mut c, r| async move { c.workspace_set_default_environment(r).await },
+        )
+        .await
+    }
+
+    pub async fn set_image_builder_version(
+        &self,
+        version: &str,
+        mutation: Option<&MutationKey>,
+    ) -> Result<(), UpstreamError> {
+        let request = proto::WorkspaceSetImageBuilderVersionRequest {
+            new_image_builder_version: version.to_string(),
+        };
+        self.call(
+            "WorkspaceSetImageBuilderVersion",
+            request,
+            mutation,
+            |mut c, r| async move { c.workspace_set_image_builder_version(r).await },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn service_user_list(&self) -> Result<proto::ServiceUserListResponse, UpstreamError> {
+        self.call("ServiceUserList", (), None, |mut c, r| async move {
+            c.service_user_list(r).await
+        })
+        .await
+    }
+
+    pub async fn service_user_info(
+        &self,
+        name: &str,
+    ) -> Result<proto::ServiceUserInfoResponse, UpstreamError> {
+        let request = proto::ServiceUserInfoRequest {
+            service_user_name: name.to_string(),
+        };
+        self.call("ServiceUserInfo", request, None, |mut c, r| async move {
+            c.service_user_info(r).await
+        })
+        .await
+    }
+
+    pub async fn service_user_create(
+        &self,
+        name: &str,
+        expires_in_secs: u32,
+        mutation: Option<&MutationKey>,
+    ) -> Result<proto::ServiceUserCreateResponse, UpstreamError> {
+        let request = proto::ServiceUserCreateRequest {
+            name: name.to_string(),
+            expires_in_seconds: expires_in_secs,
+            ..Default::default()
+        };
+        self.call(
+            "ServiceUserCreate",
+            request,
+            mutation,
+            |mut c, r| async move { c.service_user_create(r).await },
+        )
+        .await
+    }
+
+    pub async fn service_user_delete(
+        &self,
+        name: &str,
+        mutation: Option<&MutationKey>,
+    ) -> Result<(), UpstreamError> {
+        let request = proto::ServiceUserDeleteRequest {
+            service_user_name: name.to_string(),
+            ..Default::default()
+        };
+        self.call(
+            "ServiceUserDelete",
+            request,
+            mutation,
+            |mut c, r| async move { c.service_user_delete(r).await },
+        )
+        .await
+    }
+
+    pub async fn environment_role_set(
+        &self,
+        service_user_name: &str,
+        environment_id: &str,
+        role: &str,
+        mutation: Option<&MutationKey>,
+    ) -> Result<(), UpstreamError> {
+        let request = proto::EnvironmentRoleSetRequest {
+            service_user_name: service_user_name.to_string(),
+            environment_id: environment_id.to_string(),
+            role_str: role.to_string(),
+            ..Default::default()
+        };
+        self.call(
+            "EnvironmentRoleSet",
+            request,
+            mutation,
+            |mut c, r| async move { c.environment_role_set(r).await },
+        )
+        .await
+    }
+
+    pub async fn member_token_list(&self) -> Result<proto::TokensListResponse, UpstreamError> {
+        self.call("TokensList", (), None, |mut c, r| async move {
+            c.tokens_list(r).await
+        })
+        .await
+    }
+
+    pub async fn member_token_delete(
+        &self,
+        token_id: &str,
+        mutation: Option<&MutationKey>,
+    ) -> Result<(), UpstreamError> {
+        let request = proto::TokenDeleteRequest {
+            token_id: token_id.to_string(),
+        };
+        self.call("TokenDelete", request, mutation, |mut c, r| async move {
+            c.token_delete(r).await
+        })
+        .await
+    }
+
+    /// Disables (`enable` false) or enables member tokens.
+    pub async fn member_tokens_set_enabled(
+        &self,
+        token_ids: &[String],
+        enable: bool,
+        mutation: Option<&MutationKey>,
+    ) -> Result<(), UpstreamError> {
+        if enable {
+            let request = proto::TokenEnableRequest {
+                token_ids: token_ids.to_vec(),
+            };
+            self.call("TokenEnable", request, mutation, |mut c, r| async move {
+                c.token_enable(r).await
+            })
+            .await
+        } else {
+            let request = proto::TokenDisableRequest {
+                token_ids: token_ids.to_vec(),
+            };
+            self.call("TokenDisable", request, mutation, |mut c, r| async move {
+                c.token_disable(r).await
+            })
+            .await
+        }
+    }
+
+    pub async fn token_info(&self) -> Result<proto::TokenInfoGetResponse, UpstreamError> {
+        self.call(
+            "TokenInfoGet",
+            proto::TokenInfoGetRequest {},
+            None,
+            |mut c, r| async move { c.token_info_get(r).await },
+        )
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,13 +728,10 @@ mod tests {
         };
         let upstream = Upstream::new(&identity, &UpstreamSettings::default()).unwrap();
         let err = upstream.token_list().await.unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Unreachable, "{}", err.message);
-        assert!(
-            err.message.contains("http://127.0.0.1:1"),
-            "{}",
-            err.message
-        );
-        assert!(!err.message.contains("as-x"));
+        assert!(matches!(&err, UpstreamError::Unreachable { .. }), "{err}");
+        let message = err.to_string();
+        assert!(message.contains("http://127.0.0.1:1"), "{message}");
+        assert!(!message.contains("as-x"));
         // One first attempt plus the retries.
         assert_eq!(upstream.stats.calls.load(Ordering::Relaxed), 4);
     }

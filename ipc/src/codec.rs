@@ -1,6 +1,9 @@
-//! Framing and encoding. Sync `Read`/`Write` helpers for the CLI, plus the
-//! pure pieces (header check, payload codec) an async server reuses.
+//! Encoding of messages into frames and back. The framing itself (where a
+//! frame ends, how large it may be) is [`crate::frame`]; this module turns
+//! payloads into messages, and offers the synchronous readers the CLI uses,
+//! built on the same [`FrameDecoder`] the daemon runs on untrusted bytes.
 
+use crate::frame::{self, FrameDecoder, Framing};
 use serde::{de::DeserializeOwned, Serialize};
 use std::io::{self, BufRead, Read, Write};
 
@@ -16,6 +19,43 @@ pub enum Encoding {
 }
 
 impl Encoding {
+    /// How frames of this encoding are delimited.
+    pub fn framing(self) -> Framing {
+        match self {
+            Encoding::Binary => Framing::LengthPrefixed,
+            Encoding::JsonLines => Framing::Lines,
+        }
+    }
+
+    /// A decoder for this encoding's frames, at the protocol's size limit.
+    pub fn decoder(self) -> FrameDecoder {
+        FrameDecoder::new(self.framing(), MAX_FRAME_LEN)
+    }
+
+    /// Decodes one frame's payload as produced by [`Encoding::decoder`].
+    pub fn decode<T: DeserializeOwned>(self, payload: &[u8]) -> Result<T, CodecError> {
+        match self {
+            Encoding::Binary => decode_payload(payload),
+            Encoding::JsonLines => decode_json_line(payload),
+        }
+    }
+
+    /// Decodes a client's hello leniently (see [`decode_hello_payload`]).
+    pub fn decode_hello(self, payload: &[u8]) -> Result<crate::ClientHello, CodecError> {
+        match self {
+            Encoding::Binary => decode_hello_payload(payload),
+            Encoding::JsonLines => decode_json_line(payload),
+        }
+    }
+
+    /// Encodes one message as a frame of this encoding.
+    pub fn encode<T: Serialize>(self, message: &T) -> Result<Vec<u8>, CodecError> {
+        match self {
+            Encoding::Binary => encode_frame(message),
+            Encoding::JsonLines => encode_json_line(message),
+        }
+    }
+
     /// Which encoding a connection uses, judged by its first byte.
     pub fn detect(first_byte: u8) -> Encoding {
         if first_byte == b'{' {
@@ -40,15 +80,6 @@ pub enum CodecError {
 
 fn bincode_config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_FRAME_LEN>()
-}
-
-/// Length of the frame announced by a 4-byte header, refused if too large.
-pub fn frame_len(header: [u8; 4]) -> Result<usize, CodecError> {
-    let len = u32::from_be_bytes(header) as u64;
-    if len > MAX_FRAME_LEN as u64 {
-        return Err(CodecError::TooLarge(len));
-    }
-    Ok(len as usize)
 }
 
 /// Encodes a message as one binary frame (header + payload).
@@ -88,6 +119,9 @@ pub fn decode_hello_payload(payload: &[u8]) -> Result<crate::ClientHello, CodecE
 /// Encodes a message as one JSON line (with the newline).
 pub fn encode_json_line<T: Serialize>(message: &T) -> Result<Vec<u8>, CodecError> {
     let mut out = serde_json::to_vec(message).map_err(|e| CodecError::Malformed(e.to_string()))?;
+    if out.len() > MAX_FRAME_LEN {
+        return Err(CodecError::TooLarge(out.len() as u64));
+    }
     out.push(b'\n');
     Ok(out)
 }
@@ -103,50 +137,20 @@ pub fn write_message<W: Write, T: Serialize>(
     encoding: Encoding,
     message: &T,
 ) -> Result<(), CodecError> {
-    let bytes = match encoding {
-        Encoding::Binary => encode_frame(message)?,
-        Encoding::JsonLines => encode_json_line(message)?,
-    };
-    writer.write_all(&bytes)?;
+    writer.write_all(&encoding.encode(message)?)?;
     writer.flush()?;
     Ok(())
 }
 
-/// Reads one binary frame and decodes it.
+/// Reads one binary frame and decodes it, reading nothing past its end.
 pub fn read_frame<R: Read, T: DeserializeOwned>(reader: &mut R) -> Result<T, CodecError> {
-    let mut header = [0u8; 4];
-    if let Err(e) = reader.read_exact(&mut header) {
-        return Err(if e.kind() == io::ErrorKind::UnexpectedEof {
-            CodecError::Closed
-        } else {
-            CodecError::Io(e)
-        });
-    }
-    let len = frame_len(header)?;
-    let mut payload = vec![0u8; len];
-    reader.read_exact(&mut payload).map_err(|e| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            CodecError::Malformed("frame truncated".into())
-        } else {
-            CodecError::Io(e)
-        }
-    })?;
-    decode_payload(&payload)
+    decode_payload(&frame::read_prefixed(reader, MAX_FRAME_LEN)?)
 }
 
 /// Reads one JSON line (bounded by [`MAX_FRAME_LEN`]) and decodes it.
 pub fn read_json_line<R: BufRead, T: DeserializeOwned>(reader: &mut R) -> Result<T, CodecError> {
-    let mut line = Vec::new();
-    let read = reader
-        .take(MAX_FRAME_LEN as u64 + 1)
-        .read_until(b'\n', &mut line)?;
-    if read == 0 {
-        return Err(CodecError::Closed);
-    }
-    if line.len() > MAX_FRAME_LEN {
-        return Err(CodecError::TooLarge(line.len() as u64));
-    }
-    decode_json_line(&line)
+    let mut decoder = Encoding::JsonLines.decoder();
+    decode_json_line(&frame::read_buffered(reader, &mut decoder)?)
 }
 
 #[cfg(test)]
@@ -206,6 +210,6 @@ mod tests {
         assert_eq!(Encoding::detect(b'{'), Encoding::JsonLines);
         assert_eq!(Encoding::detect(0), Encoding::Binary);
         // A binary header starting with '{' would announce > MAX_FRAME_LEN.
-        assert!(frame_len([b'{', 0, 0, 0]).is_err());
+        assert!(Encoding::Binary.decoder().feed(&[b'{', 0, 0, 0]).is_err());
     }
 }

@@ -1,7 +1,8 @@
 //! The protocol between `mws` (and editor clients) and the `mwsd` daemon.
 //!
-//! Pure types plus framing helpers and the socket path rules; no async runtime,
-//! so the tiny synchronous CLI can link it. The whole protocol is documented in
+//! Pure types, the one frame decoder every reader of the socket and of the
+//! plugin pipe uses ([`frame`]), the codec ([`codec`]) and the socket path
+//! rules; no async runtime, so the tiny synchronous CLI can link it. The whole protocol is documented in
 //! `docs/ipc.md`; this module doc is the short version.
 //!
 //! # Framing
@@ -38,6 +39,7 @@
 //! closed connection, never a crash.
 
 pub mod codec;
+pub mod frame;
 pub mod paths;
 mod types;
 

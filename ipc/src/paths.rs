@@ -32,10 +32,9 @@ pub enum PathError {
     Create { path: PathBuf, error: io::Error },
 }
 
-/// The current user's uid.
+/// The current user's uid (the one uid helper of mws).
 pub fn current_uid() -> u32 {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() }
+    rustix::process::getuid().as_raw()
 }
 
 /// The runtime folder for this user, from the given `XDG_RUNTIME_DIR` value.

@@ -133,9 +133,7 @@ impl WorkspaceCommand {
                 command,
                 ServiceUserCommand::List | ServiceUserCommand::Info { .. }
             ),
-            WorkspaceCommand::MemberTokens(command) => {
-                !matches!(command, MemberTokenCommand::List)
-            }
+            WorkspaceCommand::MemberTokens(command) => !matches!(command, MemberTokenCommand::List),
             _ => true,
         }
     }
@@ -189,8 +187,12 @@ pub enum MemberTokenCommand {
     },
     /// Ids de-duplicated by the client (`--all` is resolved by the client
     /// from a `List`, as the official CLI does). Answered with `Ok`.
-    Disable { token_ids: Vec<String> },
-    Enable { token_ids: Vec<String> },
+    Disable {
+        token_ids: Vec<String>,
+    },
+    Enable {
+        token_ids: Vec<String>,
+    },
 }
 
 /// `mws auth …`: credentials in the OS keyring.
@@ -472,7 +474,7 @@ pub struct DaemonStatus {
 }
 
 /// A change noticed in a workspace, streamed to `Watch` subscribers.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Event {
     /// e.g. `token.created`, `member.role_changed`.
     pub kind: String,
@@ -484,6 +486,13 @@ pub struct Event {
     pub before: String,
     /// JSON text of the object after the change (`null` for deletions).
     pub after: String,
+    /// The event in words, as desktop notifications show it: a title
+    /// (`Proxy token created`) …
+    #[serde(default)]
+    pub title: String,
+    /// … and what it is about (`wk-1 ('ci')`), without the workspace.
+    #[serde(default)]
+    pub detail: String,
 }
 
 /// Everything the daemon answers.
@@ -519,6 +528,11 @@ pub enum Response {
         previous: String,
     },
     MemberTokens(Vec<MemberToken>),
+    /// On a `Watch` stream: the subscriber fell behind and `missed` events
+    /// were dropped for it; resync with a fresh listing.
+    Lagged {
+        missed: u64,
+    },
 }
 
 /// Where a plugin file stands.
@@ -595,6 +609,7 @@ impl Response {
             Response::CreatedServiceUser(_) => "CreatedServiceUser",
             Response::RoleSet { .. } => "RoleSet",
             Response::MemberTokens(_) => "MemberTokens",
+            Response::Lagged { .. } => "Lagged",
         }
     }
 
@@ -629,10 +644,10 @@ mod tests {
             token_id: "wk-1".into()
         }
         .is_mutation());
-        assert!(!WorkspaceCommand::ServiceUsers(ServiceUserCommand::Info {
-            name: "ci".into()
-        })
-        .is_mutation());
+        assert!(
+            !WorkspaceCommand::ServiceUsers(ServiceUserCommand::Info { name: "ci".into() })
+                .is_mutation()
+        );
         assert!(WorkspaceCommand::MemberTokens(MemberTokenCommand::Enable {
             token_ids: vec!["ak-1".into()]
         })

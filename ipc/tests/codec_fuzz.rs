@@ -7,11 +7,12 @@
 //! pass in release mode, see `.ci/run`) and prints how many inputs it tried.
 
 use mws_ipc::codec::{
-    decode_hello_payload, decode_payload, encode_frame, encode_json_line, frame_len, read_frame,
+    decode_hello_payload, decode_payload, encode_frame, encode_json_line, read_frame,
     read_json_line, CodecError,
 };
+use mws_ipc::frame::FrameDecoder;
 use mws_ipc::{
-    ClientHello, Freshness, Request, Response, Selection, WorkspaceCommand, MAX_FRAME_LEN,
+    ClientHello, Encoding, Freshness, Request, Response, Selection, WorkspaceCommand, MAX_FRAME_LEN,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -65,9 +66,51 @@ fn seeds() -> Vec<Vec<u8>> {
     ]
 }
 
+/// What the daemon does with a connection's bytes, arriving in chunks of
+/// `chunk` bytes: the encoding chosen by the first byte, one shared frame
+/// decoder, the first frame decoded as a hello, the others as requests.
+/// Returns the error that ended the stream, if any.
+fn serve_like_the_daemon(bytes: &[u8], chunk: usize) -> Option<CodecError> {
+    let encoding = Encoding::detect(*bytes.first()?);
+    let mut decoder: FrameDecoder = encoding.decoder();
+    let mut rest = bytes;
+    let mut frames = 0usize;
+    loop {
+        if let Some(frame) = decoder.frame() {
+            let decoded = if frames == 0 {
+                encoding.decode_hello(&frame).map(|_| ())
+            } else {
+                encoding.decode::<Request>(&frame).map(|_| ())
+            };
+            frames += 1;
+            if let Err(e) = decoded {
+                return Some(e);
+            }
+            continue;
+        }
+        if rest.is_empty() {
+            return Some(decoder.end_of_stream());
+        }
+        let piece = &rest[..chunk.min(rest.len())];
+        match decoder.feed(piece) {
+            Ok(taken) => {
+                assert!(taken <= piece.len(), "took more than it was given");
+                assert!(taken > 0, "a decoder without a frame must make progress");
+                rest = &rest[taken..];
+            }
+            Err(e) => return Some(e),
+        }
+    }
+}
+
 /// Every decoder on one input; panics only if a decoder misbehaves.
 fn decode_everything(bytes: &[u8]) {
-    // Whole-frame readers (header + payload), as the daemon reads a socket.
+    let mut errors = Vec::new();
+    // The daemon's own path, with the bytes split as a socket might.
+    for chunk in [1, 3, 4096, usize::MAX] {
+        errors.extend(serve_like_the_daemon(bytes, chunk));
+    }
+    // The CLI's whole-frame readers (header + payload).
     for result in [
         read_frame::<_, Request>(&mut &bytes[..]).map(|_| ()),
         read_frame::<_, ClientHello>(&mut &bytes[..]).map(|_| ()),
@@ -75,7 +118,10 @@ fn decode_everything(bytes: &[u8]) {
         read_json_line::<_, Request>(&mut &bytes[..]).map(|_| ()),
         read_json_line::<_, ClientHello>(&mut &bytes[..]).map(|_| ()),
     ] {
-        if let Err(CodecError::TooLarge(n)) = result {
+        errors.extend(result.err());
+    }
+    for error in errors {
+        if let CodecError::TooLarge(n) = error {
             assert!(
                 n > MAX_FRAME_LEN as u64,
                 "refused a frame within the cap: {n}"
@@ -87,9 +133,9 @@ fn decode_everything(bytes: &[u8]) {
     let _ = decode_payload::<Response>(bytes);
     let _ = decode_hello_payload(bytes);
     if bytes.len() >= 4 {
-        let header = [bytes[0], bytes[1], bytes[2], bytes[3]];
-        let announced = u32::from_be_bytes(header) as usize;
-        assert_eq!(frame_len(header).is_ok(), announced <= MAX_FRAME_LEN);
+        let announced = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        let refused = Encoding::Binary.decoder().feed(&bytes[..4]).is_err();
+        assert_eq!(refused, announced > MAX_FRAME_LEN);
     }
     // A decoded request re-encodes to something that decodes to itself.
     if let Ok(request) = read_frame::<_, Request>(&mut &bytes[..]) {

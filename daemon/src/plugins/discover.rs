@@ -77,8 +77,7 @@ pub fn dirs(configured: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 fn me() -> u32 {
-    // SAFETY: geteuid cannot fail and takes no arguments.
-    unsafe { libc::geteuid() }
+    mws_ipc::paths::current_uid()
 }
 
 /// The ownership and permission rules, for a folder or a file.

@@ -36,7 +36,8 @@ pub enum HostError {
 pub struct Host {
     child: Child,
     stdin: ChildStdin,
-    stdout: ChildStdout,
+    stdout: BufReader<ChildStdout>,
+    decoder: mws_ipc::frame::FrameDecoder,
 }
 
 fn signal_name(signal: i32) -> &'static str {
@@ -111,7 +112,8 @@ impl Host {
         let mut host = Host {
             child,
             stdin,
-            stdout,
+            stdout: BufReader::new(stdout),
+            decoder: protocol::decoder(),
         };
         match host.read(timeout).await? {
             FromHost::Ready => {
@@ -151,7 +153,12 @@ impl Host {
     }
 
     async fn read(&mut self, timeout: Duration) -> Result<FromHost, HostError> {
-        match tokio::time::timeout(timeout, protocol::read_async(&mut self.stdout)).await {
+        match tokio::time::timeout(
+            timeout,
+            protocol::read_async(&mut self.stdout, &mut self.decoder),
+        )
+        .await
+        {
             Ok(Ok(message)) => Ok(message),
             Ok(Err(FrameError::Closed)) | Ok(Err(FrameError::Io(_))) => {
                 Err(HostError::Died(self.death().await))

@@ -12,11 +12,18 @@
 //! Libraries are never unloaded: any change to the set of files means a new
 //! host.
 //!
+//! One task, the [`Manager`], owns the host and everything about it; the
+//! rest of the daemon holds a [`Plugins`] handle that sends it commands over
+//! a channel and reads a published snapshot, so `mws daemon status` and
+//! `mws plugins list` never wait behind a plugin that hangs.
+//!
 //! Uses: `Request::Render` (`--format NAME`) goes to the plugin offering that
-//! format; every fresh token list goes, as the `tokens.refreshed` event, to
-//! the plugins that want it, whose alerts are announced once per token and
-//! level ([`alerts`]) as `alert.<kind>` events (to `mws watch` subscribers
-//! and desktop notifications) and listed by `Request::Alerts`.
+//! format. The manager subscribes to the daemon's event bus like every other
+//! consumer: each fresh token list (`DaemonEvent::TokensRefreshed`) goes, as
+//! the `tokens.refreshed` plugin event, to the plugins that want it, whose
+//! alerts are announced once per token and level ([`alerts`]) back on the
+//! bus (`DaemonEvent::Alert`, streamed as `alert.<kind>`) and listed by
+//! `Request::Alerts`.
 //!
 //! The set of files is re-read when a plugin folder changes (notify), and
 //! checked again on every plugin request and token refresh, so a plugin
@@ -28,25 +35,28 @@ pub mod discover;
 pub mod host;
 pub mod protocol;
 
-use crate::workspace::SharedSettings;
+use crate::events::{Bus, DaemonEvent, Refreshed};
+use crate::settings::SharedSettings;
 use discover::{Candidate, FileId};
 use host::{Host, HostError};
-use mws_ipc::{Alert, ErrorKind, ErrorReply, Event, PluginInfo, PluginState, ProxyToken};
+use mws_ipc::{Alert, PluginInfo, PluginState};
 use protocol::{FromHost, ToHost};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{broadcast, mpsc, watch};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// The event policy plugins get after each token refresh.
 pub const TOKENS_REFRESHED: &str = "tokens.refreshed";
 /// Default time a plugin call may take.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Refreshes waiting to be judged; more are dropped (the next poll judges
-/// the list again anyway).
+/// Commands waiting for the manager.
 const QUEUE: usize = 64;
+/// How long `plugins list` waits for the manager to re-read the folders
+/// before answering with the last published snapshot.
+const LIST_WAIT: Duration = Duration::from_millis(500);
 /// Quiet time after the last file event in a plugin folder.
 const DEBOUNCE: Duration = Duration::from_millis(300);
 
@@ -131,33 +141,42 @@ fn expand_home(dir: &str) -> PathBuf {
     }
 }
 
-/// Told about every token list fetched from the server.
-///
-/// Implementations must return at once (the caller is a request or the
-/// poller); [`Plugins`] queues the list and judges it on its own task.
-pub trait TokenObserver: Send + Sync {
-    fn tokens_refreshed(&self, server_url: &str, workspace: &str, tokens: &[ProxyToken]);
+/// Why a plugin request failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PluginError {
+    #[error("plugins are not enabled in this daemon")]
+    Disabled,
+    #[error("the plugin manager has stopped")]
+    Stopped,
+    #[error("the rows to render are not valid JSON: {0}")]
+    BadRows(String),
+    #[error("unknown format '{format}' (available: {available})")]
+    UnknownFormat { format: String, available: String },
+    /// A plugin's call failed (its error, a crash or a hang); one line.
+    #[error("{0}")]
+    Call(String),
 }
 
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
-}
-
-fn internal(message: impl Into<String>) -> ErrorReply {
-    ErrorReply {
-        kind: ErrorKind::Internal,
-        message: message.into(),
+impl PluginError {
+    /// True when the request itself was wrong (not the plugin).
+    pub(crate) fn is_bad_request(&self) -> bool {
+        matches!(
+            self,
+            PluginError::BadRows(_) | PluginError::UnknownFormat { .. }
+        )
     }
 }
 
-/// One token refresh waiting to be judged.
-struct Refreshed {
-    server_url: String,
-    workspace: String,
-    tokens: Vec<ProxyToken>,
+/// What the rest of the daemon asks of the manager.
+enum Command {
+    Render {
+        format: String,
+        kind: String,
+        json: String,
+        reply: oneshot::Sender<Result<String, PluginError>>,
+    },
+    /// Re-read the folders now; the reply says it is done.
+    Refresh { reply: oneshot::Sender<()> },
 }
 
 /// One plugin file as the current host sees it.
@@ -201,16 +220,26 @@ struct State {
     watched: Vec<PathBuf>,
 }
 
-/// The daemon's plugin manager.
-pub struct Plugins {
-    events: broadcast::Sender<Event>,
+/// The handle the daemon holds: a channel to the manager task and what it
+/// publishes. Every method answers without waiting for a plugin.
+#[derive(Default)]
+pub(crate) struct Plugins {
+    commands: OnceLock<mpsc::Sender<Command>>,
+    /// Every plugin file and its state, as of the manager's last change.
+    snapshot: Arc<Mutex<Vec<PluginInfo>>>,
+    book: Arc<Mutex<alerts::Book>>,
+}
+
+/// The task that owns the plugin host.
+struct Manager {
+    bus: Bus,
     settings: SharedSettings,
-    /// The `mwsd` executable to run as host; unset = plugins disabled.
-    exe: OnceLock<PathBuf>,
-    state: tokio::sync::Mutex<State>,
-    book: Mutex<alerts::Book>,
-    queue: OnceLock<mpsc::Sender<Refreshed>>,
-    watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    /// The `mwsd` executable run as host.
+    exe: PathBuf,
+    state: State,
+    snapshot: Arc<Mutex<Vec<PluginInfo>>>,
+    book: Arc<Mutex<alerts::Book>>,
+    watcher: Option<notify::RecommendedWatcher>,
 }
 
 fn file_name(path: &Path) -> String {
@@ -220,62 +249,138 @@ fn file_name(path: &Path) -> String {
 }
 
 impl Plugins {
-    /// A manager that does nothing until [`Plugins::start`].
-    pub fn new(events: broadcast::Sender<Event>, settings: SharedSettings) -> Self {
-        Self {
-            events,
-            settings,
-            exe: OnceLock::new(),
-            state: tokio::sync::Mutex::new(State::default()),
-            book: Mutex::new(alerts::Book::default()),
-            queue: OnceLock::new(),
-            watcher: Mutex::new(None),
-        }
-    }
-
     /// Enables plugins, hosted by `exe --plugin-host` (call once, on the
-    /// runtime): starts the refresh judge and the folder watcher, and loads
-    /// what is there.
-    pub fn start(self: &Arc<Self>, exe: PathBuf, mut shutdown: watch::Receiver<bool>) {
-        if self.exe.set(exe).is_err() {
+    /// runtime): starts the manager task, which watches the folders, loads
+    /// what is there and follows the bus until `shutdown`.
+    pub(crate) fn start(
+        &self,
+        exe: PathBuf,
+        bus: Bus,
+        settings: SharedSettings,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        if self.commands.set(tx).is_err() {
             return;
         }
-        let (tx, mut rx) = mpsc::channel::<Refreshed>(QUEUE);
-        let _ = self.queue.set(tx);
-        let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<()>();
-        match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok() {
-                let _ = changed_tx.send(());
-            }
-        }) {
-            Ok(w) => *self.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(w),
-            Err(e) => tracing::warn!("plugin folders are not watched: {e}"),
-        }
-        let this = self.clone();
-        tokio::spawn(async move {
-            this.refresh().await;
-            loop {
-                tokio::select! {
-                    got = rx.recv() => match got {
-                        Some(refreshed) => this.judge(refreshed).await,
-                        None => return,
-                    },
-                    got = changed_rx.recv() => {
-                        if got.is_none() { return }
-                        // Debounce: a copy arrives as several events.
-                        while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, changed_rx.recv()).await {}
-                        this.refresh().await;
-                    }
-                    _ = shutdown.changed() => return,
+        let (changed_tx, changed_rx) = mpsc::unbounded_channel::<()>();
+        let watcher =
+            match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if event.is_ok() {
+                    let _ = changed_tx.send(());
                 }
-            }
-        });
+            }) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!("plugin folders are not watched: {e}");
+                    None
+                }
+            };
+        let events = bus.subscribe();
+        let manager = Manager {
+            bus,
+            settings,
+            exe,
+            state: State::default(),
+            snapshot: self.snapshot.clone(),
+            book: self.book.clone(),
+            watcher,
+        };
+        tokio::spawn(manager.run(rx, events, changed_rx, shutdown));
     }
 
-    /// Re-reads the plugin folders now.
-    pub async fn refresh(&self) {
-        let mut state = self.state.lock().await;
-        self.ensure_current(&mut state).await;
+    /// Every plugin file and its state (`mws plugins list`): the folders
+    /// are re-read first unless the manager is busy (e.g. with a plugin
+    /// that hangs), in which case the last published list is the answer.
+    pub(crate) async fn list(&self) -> Vec<PluginInfo> {
+        if let Some(commands) = self.commands.get() {
+            let (reply, done) = oneshot::channel();
+            if commands.try_send(Command::Refresh { reply }).is_ok() {
+                let _ = tokio::time::timeout(LIST_WAIT, done).await;
+            }
+        }
+        self.snapshot()
+    }
+
+    /// The last published list, without waiting (`mws daemon status`).
+    pub(crate) fn snapshot(&self) -> Vec<PluginInfo> {
+        self.snapshot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Renders rows (the client's `--json` text) with the plugin that offers
+    /// `format`.
+    pub(crate) async fn render(
+        &self,
+        format: &str,
+        kind: &str,
+        json: &str,
+    ) -> Result<String, PluginError> {
+        let commands = self.commands.get().ok_or(PluginError::Disabled)?;
+        let (reply, answer) = oneshot::channel();
+        commands
+            .send(Command::Render {
+                format: format.to_string(),
+                kind: kind.to_string(),
+                json: json.to_string(),
+                reply,
+            })
+            .await
+            .map_err(|_| PluginError::Stopped)?;
+        answer.await.map_err(|_| PluginError::Stopped)?
+    }
+
+    /// The current alerts (`mws alerts`).
+    pub(crate) fn alerts(&self) -> Vec<Alert> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner()).all()
+    }
+}
+
+impl Manager {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut events: broadcast::Receiver<DaemonEvent>,
+        mut changed: mpsc::UnboundedReceiver<()>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        self.ensure_current().await;
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Render { format, kind, json, reply }) => {
+                        let _ = reply.send(self.render(&format, &kind, &json).await);
+                    }
+                    Some(Command::Refresh { reply }) => {
+                        self.ensure_current().await;
+                        let _ = reply.send(());
+                    }
+                    None => return,
+                },
+                event = events.recv() => match event {
+                    Ok(DaemonEvent::TokensRefreshed(refreshed)) => self.judge(&refreshed).await,
+                    Ok(_) => {}
+                    // The next refresh is judged again anyway.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                got = changed.recv() => {
+                    if got.is_none() { return }
+                    // Debounce: a copy arrives as several events.
+                    while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, changed.recv()).await {}
+                    self.ensure_current().await;
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Makes the published list match the manager's state.
+    fn publish(&self) {
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) =
+            self.state.entries.iter().map(|e| e.info.clone()).collect();
     }
 
     fn settings(&self) -> PluginSettings {
@@ -286,16 +391,15 @@ impl Plugins {
             .clone()
     }
 
-    fn watch(&self, state: &mut State, dirs: &[PathBuf]) {
+    fn watch(&mut self, dirs: &[PathBuf]) {
         use notify::Watcher;
-        let mut watcher = self.watcher.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(watcher) = watcher.as_mut() else {
+        let Some(watcher) = self.watcher.as_mut() else {
             return;
         };
         for dir in dirs {
-            if !state.watched.contains(dir) && dir.is_dir() {
+            if !self.state.watched.contains(dir) && dir.is_dir() {
                 match watcher.watch(dir, notify::RecursiveMode::NonRecursive) {
-                    Ok(()) => state.watched.push(dir.clone()),
+                    Ok(()) => self.state.watched.push(dir.clone()),
                     Err(e) => tracing::debug!(dir = %dir.display(), "cannot watch: {e}"),
                 }
             }
@@ -304,45 +408,42 @@ impl Plugins {
 
     /// Makes the host match the files on disk: rescans, and rebuilds when
     /// anything changed or the host is gone.
-    async fn ensure_current(&self, state: &mut State) {
-        if self.exe.get().is_none() {
-            return;
-        }
+    async fn ensure_current(&mut self) {
         let settings = self.settings();
         let dirs = discover::dirs(&settings.dirs);
-        self.watch(state, &dirs);
+        self.watch(&dirs);
         let scan = discover::scan(&dirs);
         let fingerprint: Fingerprint = scan
             .iter()
             .map(|(c, _)| (c.path.clone(), c.id, c.problem.clone()))
             .collect();
-        let needs_host = state.entries.iter().any(|e| e.index.is_some());
-        let host_alive = match state.host.as_mut() {
+        let needs_host = self.state.entries.iter().any(|e| e.index.is_some());
+        let host_alive = match self.state.host.as_mut() {
             Some(host) => host.is_alive(),
             None => !needs_host,
         };
-        if state.fingerprint.as_ref() == Some(&fingerprint) && host_alive {
+        if self.state.fingerprint.as_ref() == Some(&fingerprint) && host_alive {
             return;
         }
-        if !host_alive && state.fingerprint.as_ref() == Some(&fingerprint) {
+        if !host_alive && self.state.fingerprint.as_ref() == Some(&fingerprint) {
             tracing::warn!("the plugin host exited by itself; starting a new one");
         }
-        self.rebuild(state, scan, &settings).await;
-        state.fingerprint = Some(fingerprint);
+        self.rebuild(scan, &settings).await;
+        self.state.fingerprint = Some(fingerprint);
+        self.publish();
     }
 
     /// Starts a new host and loads every file that passes the checks.
     async fn rebuild(
-        &self,
-        state: &mut State,
+        &mut self,
         scan: Vec<(Candidate, Option<std::fs::Metadata>)>,
         settings: &PluginSettings,
     ) {
-        if let Some(mut old) = state.host.take() {
+        if let Some(mut old) = self.state.host.take() {
             old.kill().await;
         }
         // A quarantine lasts until the file changes or goes.
-        state
+        self.state
             .quarantine
             .retain(|path, q| scan.iter().any(|(c, _)| &c.path == path && c.id == q.id));
         let mut checked: Vec<(Candidate, Result<(), String>)> = Vec::new();
@@ -350,11 +451,11 @@ impl Plugins {
             let result = match (&candidate.problem, &meta) {
                 (Some(problem), _) => Err(problem.clone()),
                 (None, None) => Err("cannot read the file".to_string()),
-                (None, Some(meta)) => match state.checks.get(&candidate.path) {
+                (None, Some(meta)) => match self.state.checks.get(&candidate.path) {
                     Some((id, result)) if *id == candidate.id => result.clone(),
                     _ => {
                         let result = discover::check_file(&candidate.path, meta);
-                        state
+                        self.state
                             .checks
                             .insert(candidate.path.clone(), (candidate.id, result.clone()));
                         result
@@ -363,21 +464,26 @@ impl Plugins {
             };
             checked.push((candidate, result));
         }
-        let exe = self.exe.get().cloned().unwrap_or_default();
+        let exe = self.exe.clone();
         // Each pass either loads everything or quarantines one more file
         // (the one that crashed the host) and starts over with a new host.
         for _ in 0..=checked.len() {
-            state.entries.clear();
-            if self.load_all(state, &checked, &exe, settings).await {
+            self.state.entries.clear();
+            if self.load_all(&checked, &exe, settings).await {
                 break;
             }
         }
-        let loaded = state.entries.iter().filter(|e| e.index.is_some()).count();
+        let loaded = self
+            .state
+            .entries
+            .iter()
+            .filter(|e| e.index.is_some())
+            .count();
         tracing::info!(
-            files = state.entries.len(),
+            files = self.state.entries.len(),
             loaded,
             "plugins {}",
-            if state.host.is_some() {
+            if self.state.host.is_some() {
                 "loaded"
             } else {
                 "found (no host needed)"
@@ -387,8 +493,7 @@ impl Plugins {
 
     /// One loading pass; false when the host died and the pass must be redone.
     async fn load_all(
-        &self,
-        state: &mut State,
+        &mut self,
         checked: &[(Candidate, Result<(), String>)],
         exe: &Path,
         settings: &PluginSettings,
@@ -407,36 +512,36 @@ impl Plugins {
             };
             if let Err(problem) = result {
                 info.reason = Some(problem.clone());
-                state
+                self.state
                     .entries
                     .push(Entry::unloaded(info, path, candidate.id));
                 continue;
             }
-            if let Some(q) = state.quarantine.get(&path) {
+            if let Some(q) = self.state.quarantine.get(&path) {
                 if let Some(known) = &q.info {
                     info = known.clone();
                 }
                 info.state = PluginState::Quarantined;
                 info.reason = Some(q.reason.clone());
-                state
+                self.state
                     .entries
                     .push(Entry::unloaded(info, path, candidate.id));
                 continue;
             }
-            if state.host.is_none() {
+            if self.state.host.is_none() {
                 match Host::spawn(exe, settings.timeout).await {
-                    Ok(host) => state.host = Some(host),
+                    Ok(host) => self.state.host = Some(host),
                     Err(e) => {
                         tracing::error!("{e}");
                         info.reason = Some(e.to_string());
-                        state
+                        self.state
                             .entries
                             .push(Entry::unloaded(info, path, candidate.id));
                         continue;
                     }
                 }
             }
-            let Some(host) = state.host.as_mut() else {
+            let Some(host) = self.state.host.as_mut() else {
                 continue;
             };
             let request = ToHost::Load {
@@ -463,7 +568,8 @@ impl Plugins {
                             !builtin
                         })
                         .collect();
-                    if let Some(other) = state
+                    if let Some(other) = self
+                        .state
                         .entries
                         .iter()
                         .find(|e| e.index.is_some() && e.info.name == name)
@@ -472,14 +578,14 @@ impl Plugins {
                             "another plugin named '{name}' is loaded from {}",
                             other.path.display()
                         ));
-                        state
+                        self.state
                             .entries
                             .push(Entry::unloaded(info, path, candidate.id));
                         continue;
                     }
                     info.state = PluginState::Loaded;
                     tracing::info!(plugin = %name, path = %path.display(), "plugin loaded");
-                    state.entries.push(Entry {
+                    self.state.entries.push(Entry {
                         info,
                         path,
                         id: candidate.id,
@@ -489,13 +595,12 @@ impl Plugins {
                 Ok(FromHost::Refused { reason }) => {
                     tracing::warn!(path = %path.display(), "plugin refused: {reason}");
                     info.reason = Some(reason);
-                    state
+                    self.state
                         .entries
                         .push(Entry::unloaded(info, path, candidate.id));
                 }
                 Ok(other) => {
                     self.quarantine(
-                        state,
                         &path,
                         candidate.id,
                         None,
@@ -505,14 +610,8 @@ impl Plugins {
                     return false;
                 }
                 Err(e) => {
-                    self.quarantine(
-                        state,
-                        &path,
-                        candidate.id,
-                        None,
-                        format!("{e} while loading"),
-                    )
-                    .await;
+                    self.quarantine(&path, candidate.id, None, format!("{e} while loading"))
+                        .await;
                     return false;
                 }
             }
@@ -522,15 +621,14 @@ impl Plugins {
 
     /// Records a quarantine and drops the host (it is dead or untrusted).
     async fn quarantine(
-        &self,
-        state: &mut State,
+        &mut self,
         path: &Path,
         id: Option<FileId>,
         info: Option<PluginInfo>,
         reason: String,
     ) {
         tracing::error!(path = %path.display(), "plugin quarantined: {reason}");
-        state.quarantine.insert(
+        self.state.quarantine.insert(
             path.to_path_buf(),
             Quarantined {
                 id,
@@ -538,55 +636,47 @@ impl Plugins {
                 info,
             },
         );
-        if let Some(mut host) = state.host.take() {
+        if let Some(mut host) = self.state.host.take() {
             host.kill().await;
         }
-        state.fingerprint = None;
+        self.state.fingerprint = None;
     }
 
     /// Calls plugin `entry` in the host; a crash or hang quarantines it and
     /// brings up a new host for the others.
-    async fn call(
-        &self,
-        state: &mut State,
-        entry: usize,
-        request: ToHost,
-        doing: &str,
-    ) -> Result<String, String> {
+    async fn call(&mut self, entry: usize, request: ToHost, doing: &str) -> Result<String, String> {
         let timeout = self.settings().timeout;
         let (name, index, path, id) = {
-            let e = &state.entries[entry];
+            let e = &self.state.entries[entry];
             (e.info.name.clone(), e.index, e.path.clone(), e.id)
         };
-        let Some(host) = state.host.as_mut().filter(|_| index.is_some()) else {
+        let Some(host) = self.state.host.as_mut().filter(|_| index.is_some()) else {
             return Err(format!("plugin '{name}' is not loaded"));
         };
         let result = host.call(&request, timeout).await;
         match result {
             Ok(FromHost::Output { text }) => {
-                state.entries[entry].info.last_error = None;
+                self.state.entries[entry].info.last_error = None;
                 Ok(text)
             }
             Ok(FromHost::Failed { reason }) => {
                 tracing::warn!(plugin = %name, "{doing}: {reason}");
-                state.entries[entry].info.last_error = Some(reason.clone());
+                self.state.entries[entry].info.last_error = Some(reason.clone());
                 Err(format!("plugin '{name}' failed while {doing}: {reason}"))
             }
             Ok(other) => {
                 let reason = format!("answered {doing} with {}", other.name());
-                let info = state.entries[entry].info.clone();
-                self.quarantine(state, &path, id, Some(info), reason.clone())
-                    .await;
-                self.ensure_current(state).await;
+                let info = self.state.entries[entry].info.clone();
+                self.quarantine(&path, id, Some(info), reason.clone()).await;
+                self.ensure_current().await;
                 Err(format!("plugin '{name}' {reason}; it is quarantined"))
             }
             Err(e @ (HostError::Died(_) | HostError::TimedOut(_) | HostError::Spawn(_))) => {
                 let reason = format!("{e} while {doing}");
-                let info = state.entries[entry].info.clone();
-                self.quarantine(state, &path, id, Some(info), reason.clone())
-                    .await;
+                let info = self.state.entries[entry].info.clone();
+                self.quarantine(&path, id, Some(info), reason.clone()).await;
                 // The other plugins get a new host at once.
-                self.ensure_current(state).await;
+                self.ensure_current().await;
                 Err(format!(
                     "plugin '{name}' {reason}; it is quarantined until its file changes"
                 ))
@@ -594,17 +684,10 @@ impl Plugins {
         }
     }
 
-    /// Every plugin file and its state (`mws plugins list`).
-    pub async fn list(&self) -> Vec<PluginInfo> {
-        let mut state = self.state.lock().await;
-        self.ensure_current(&mut state).await;
-        state.entries.iter().map(|e| e.info.clone()).collect()
-    }
-
     /// The formats `--format` accepts now: `json` and every loaded plugin's.
-    fn formats(state: &State) -> Vec<String> {
+    fn formats(&self) -> Vec<String> {
         let mut formats = vec!["json".to_string()];
-        for e in state.entries.iter().filter(|e| e.index.is_some()) {
+        for e in self.state.entries.iter().filter(|e| e.index.is_some()) {
             for f in &e.info.formats {
                 if !formats.contains(f) {
                     formats.push(f.clone());
@@ -617,30 +700,27 @@ impl Plugins {
 
     /// Renders rows (the client's `--json` text) with the plugin that offers
     /// `format`.
-    pub async fn render(&self, format: &str, kind: &str, json: &str) -> Result<String, ErrorReply> {
-        if self.exe.get().is_none() {
-            return Err(internal("plugins are not enabled in this daemon"));
-        }
-        let rows: Value = serde_json::from_str(json).map_err(|e| ErrorReply {
-            kind: ErrorKind::BadRequest,
-            message: format!("the rows to render are not valid JSON: {e}"),
-        })?;
-        let mut state = self.state.lock().await;
-        self.ensure_current(&mut state).await;
-        let Some(entry) = state
+    async fn render(
+        &mut self,
+        format: &str,
+        kind: &str,
+        json: &str,
+    ) -> Result<String, PluginError> {
+        let rows: Value =
+            serde_json::from_str(json).map_err(|e| PluginError::BadRows(e.to_string()))?;
+        self.ensure_current().await;
+        let Some(entry) = self
+            .state
             .entries
             .iter()
             .position(|e| e.index.is_some() && e.info.formats.iter().any(|f| f == format))
         else {
-            return Err(ErrorReply {
-                kind: ErrorKind::BadRequest,
-                message: format!(
-                    "unknown format '{format}' (available: {})",
-                    Self::formats(&state).join(", ")
-                ),
+            return Err(PluginError::UnknownFormat {
+                format: format.to_string(),
+                available: self.formats().join(", "),
             });
         };
-        let name = state.entries[entry].info.name.clone();
+        let name = self.state.entries[entry].info.name.clone();
         let config = self
             .settings()
             .config
@@ -649,31 +729,24 @@ impl Plugins {
             .unwrap_or(json!({}));
         let input = json!({"format": format, "kind": kind, "rows": rows, "config": config});
         let request = ToHost::Render {
-            plugin: state.entries[entry].index.unwrap_or_default(),
+            plugin: self.state.entries[entry].index.unwrap_or_default(),
             format: format.to_string(),
             input: input.to_string(),
         };
-        self.call(
-            &mut state,
-            entry,
-            request,
-            &format!("rendering format '{format}'"),
-        )
-        .await
-        .map_err(internal)
-    }
-
-    /// The current alerts (`mws alerts`).
-    pub fn alerts(&self) -> Vec<Alert> {
-        self.book.lock().unwrap_or_else(|p| p.into_inner()).all()
+        let result = self
+            .call(entry, request, &format!("rendering format '{format}'"))
+            .await
+            .map_err(PluginError::Call);
+        self.publish();
+        result
     }
 
     /// Hands a fresh token list to every plugin that wants it, and
-    /// announces new alerts.
-    async fn judge(&self, refreshed: Refreshed) {
-        let mut state = self.state.lock().await;
-        self.ensure_current(&mut state).await;
-        let wanting: Vec<(usize, String, usize)> = state
+    /// announces new alerts on the bus.
+    async fn judge(&mut self, refreshed: &Refreshed) {
+        self.ensure_current().await;
+        let wanting: Vec<(usize, String, usize)> = self
+            .state
             .entries
             .iter()
             .enumerate()
@@ -682,7 +755,7 @@ impl Plugins {
             .collect();
         let settings = self.settings();
         for (entry, name, index) in wanting {
-            let time = now();
+            let time = crate::events::now();
             let input = json!({
                 "event": TOKENS_REFRESHED,
                 "server_url": refreshed.server_url,
@@ -698,7 +771,8 @@ impl Plugins {
             };
             let doing = format!("handling '{TOKENS_REFRESHED}'");
             // A crash shifts entries around (new host): re-find by name.
-            let Some(entry) = state
+            let Some(entry) = self
+                .state
                 .entries
                 .get(entry)
                 .filter(|e| e.info.name == name && e.index == Some(index))
@@ -706,7 +780,7 @@ impl Plugins {
             else {
                 continue;
             };
-            let output = match self.call(&mut state, entry, request, &doing).await {
+            let output = match self.call(entry, request, &doing).await {
                 Ok(output) => output,
                 Err(e) => {
                     tracing::warn!("{e}");
@@ -717,7 +791,7 @@ impl Plugins {
                 Ok(v) => v,
                 Err(e) => {
                     tracing::warn!(plugin = %name, "{e}");
-                    if let Some(entry) = state.entries.get_mut(entry) {
+                    if let Some(entry) = self.state.entries.get_mut(entry) {
                         entry.info.last_error = Some(e);
                     }
                     continue;
@@ -732,32 +806,10 @@ impl Plugins {
             );
             for alert in fresh {
                 tracing::info!(plugin = %name, token = %alert.token_id, level = %alert.level, "alert");
-                let _ = self.events.send(Event {
-                    kind: format!("alert.{}", alert.kind),
-                    time,
-                    workspace: alert.workspace.clone(),
-                    server_url: alert.server_url.clone(),
-                    before: "null".into(),
-                    after: serde_json::to_string(&alert).unwrap_or_default(),
-                });
+                self.bus.publish(DaemonEvent::Alert(alert));
             }
         }
-    }
-}
-
-impl TokenObserver for Plugins {
-    fn tokens_refreshed(&self, server_url: &str, workspace: &str, tokens: &[ProxyToken]) {
-        let Some(queue) = self.queue.get() else {
-            return;
-        };
-        let refreshed = Refreshed {
-            server_url: server_url.to_string(),
-            workspace: workspace.to_string(),
-            tokens: tokens.to_vec(),
-        };
-        if queue.try_send(refreshed).is_err() {
-            tracing::debug!("plugin queue full; this refresh is not judged");
-        }
+        self.publish();
     }
 }
 

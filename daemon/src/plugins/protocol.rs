@@ -1,7 +1,8 @@
 //! The pipe protocol between the daemon and its plugin host.
 //!
 //! Each message is a frame: a 4-byte big-endian length, then that many bytes
-//! of JSON ([`ToHost`] one way, [`FromHost`] the other). The daemon sends one
+//! of JSON ([`ToHost`] one way, [`FromHost`] the other), read by the same
+//! `mws_ipc::frame` decoder as the daemon's socket. The daemon sends one
 //! request and reads one answer, strictly in turn, so an answer always
 //! belongs to the request before it. The host announces itself with
 //! [`FromHost::Ready`] before anything else.
@@ -10,6 +11,8 @@
 //! plugin runs in that process): lengths are checked before allocating, and
 //! a frame that does not decode ends the host like a crash would.
 
+use mws_ipc::codec::CodecError;
+use mws_ipc::frame::{self, FrameDecoder, Framing};
 use serde::{Deserialize, Serialize};
 
 /// Largest frame either side accepts: the 16 MiB IPC limit for the data,
@@ -98,12 +101,23 @@ fn decode<T: for<'de> Deserialize<'de>>(payload: &[u8]) -> Result<T, FrameError>
     serde_json::from_slice(payload).map_err(|e| FrameError::Malformed(e.to_string()))
 }
 
-fn checked_len(header: [u8; 4]) -> Result<usize, FrameError> {
-    let len = u32::from_be_bytes(header) as usize;
-    if len > MAX_FRAME_LEN {
-        return Err(FrameError::TooLarge(len));
+impl From<CodecError> for FrameError {
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::Closed => FrameError::Closed,
+            CodecError::TooLarge(len) => FrameError::TooLarge(len as usize),
+            CodecError::Malformed(reason) => FrameError::Malformed(reason),
+            CodecError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                FrameError::Closed
+            }
+            CodecError::Io(e) => FrameError::Io(e),
+        }
     }
-    Ok(len)
+}
+
+/// A decoder for this pipe's frames.
+pub fn decoder() -> FrameDecoder {
+    FrameDecoder::new(Framing::LengthPrefixed, MAX_FRAME_LEN)
 }
 
 /// Blocking read of one frame (the host side).
@@ -112,15 +126,7 @@ where
     T: for<'de> Deserialize<'de>,
     R: std::io::Read,
 {
-    let mut header = [0u8; 4];
-    match reader.read_exact(&mut header) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
-        Err(e) => return Err(e.into()),
-    }
-    let mut payload = vec![0u8; checked_len(header)?];
-    reader.read_exact(&mut payload)?;
-    decode(&payload)
+    decode(&frame::read_prefixed(reader, MAX_FRAME_LEN)?)
 }
 
 /// Blocking write of one frame (the host side).
@@ -134,25 +140,12 @@ pub fn write_sync<T: Serialize, W: std::io::Write>(
 }
 
 /// Reads one frame (the daemon side).
-pub async fn read_async<T, R>(reader: &mut R) -> Result<T, FrameError>
+pub async fn read_async<T, R>(reader: &mut R, decoder: &mut FrameDecoder) -> Result<T, FrameError>
 where
     T: for<'de> Deserialize<'de>,
-    R: tokio::io::AsyncRead + Unpin,
+    R: tokio::io::AsyncBufRead + Unpin,
 {
-    use tokio::io::AsyncReadExt;
-    let mut header = [0u8; 4];
-    match reader.read_exact(&mut header).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
-        Err(e) => return Err(e.into()),
-    }
-    let mut payload = vec![0u8; checked_len(header)?];
-    match reader.read_exact(&mut payload).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
-        Err(e) => return Err(e.into()),
-    }
-    decode(&payload)
+    decode(&crate::connection::read_frame(reader, decoder).await?)
 }
 
 /// Writes one frame (the daemon side).
@@ -201,8 +194,12 @@ mod tests {
             Err(FrameError::TooLarge(_))
         ));
         assert!(matches!(
-            read_sync::<FromHost, _>(&mut &[0u8, 0][..]),
+            read_sync::<FromHost, _>(&mut &[][..]),
             Err(FrameError::Closed)
+        ));
+        assert!(matches!(
+            read_sync::<FromHost, _>(&mut &[0u8, 0][..]),
+            Err(FrameError::Malformed(_))
         ));
         let garbage = [0u8, 0, 0, 2, b'{', b'x'];
         assert!(matches!(
