@@ -232,7 +232,12 @@ pub enum ServiceUsersCommand {
     Create {
         name: String,
         /// Expiration time. Accepts integers (interpreted as seconds), as well as values suffixed by `s`, `m`, `h`, or `d`.
-        #[arg(verbatim_doc_comment, long, value_name = "TEXT", allow_hyphen_values = true)]
+        #[arg(
+            verbatim_doc_comment,
+            long,
+            value_name = "TEXT",
+            allow_hyphen_values = true
+        )]
         expires_in: Option<String>,
         /// Output as JSON.
         #[arg(verbatim_doc_comment, long)]

@@ -67,7 +67,9 @@ pub fn render(path: &[String], message: &str, width: usize) -> String {
         .join(" ");
     let args = usage_args(path);
     let mut out = usage_line(&program, &args, width);
-    out.push_str(&format!("Try '{program} --help' for help.\n\nError: {message}\n"));
+    out.push_str(&format!(
+        "Try '{program} --help' for help.\n\nError: {message}\n"
+    ));
     out
 }
 

@@ -151,7 +151,9 @@ mod tests {
 
     #[test]
     fn expires_in_refusals_use_the_official_words() {
-        for text in ["5x", "1.5h", "h", "", "1w", "1 h", "-5m", "1__0", "_1", "1h1"] {
+        for text in [
+            "5x", "1.5h", "h", "", "1w", "1 h", "-5m", "1__0", "_1", "1h1",
+        ] {
             assert_eq!(
                 expires_in(text),
                 Err(InvalidExpiry::Duration(text.into())),
@@ -159,7 +161,11 @@ mod tests {
             );
         }
         for text in ["0", "-5", "0s", "0d", "-0"] {
-            assert_eq!(expires_in(text), Err(InvalidExpiry::NotPositive), "{text:?}");
+            assert_eq!(
+                expires_in(text),
+                Err(InvalidExpiry::NotPositive),
+                "{text:?}"
+            );
         }
         assert_eq!(
             expires_in("5x").unwrap_err().to_string(),

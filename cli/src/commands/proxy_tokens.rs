@@ -60,7 +60,7 @@ pub fn run(profile: Option<String>, command: ProxyTokensCommand) -> anyhow::Resu
         } => {
             if setting != "name" {
                 crate::usage::fail(&format!(
-                        "Unknown proxy token setting {}. Supported settings: name.",
+                    "Unknown proxy token setting {}. Supported settings: name.",
                     render::py_repr(&setting)
                 ));
             }

@@ -29,5 +29,7 @@ pub fn success(message: &str) -> anyhow::Result<()> {
 /// de-duplicated set).
 pub fn unique(ids: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
-    ids.into_iter().filter(|id| seen.insert(id.clone())).collect()
+    ids.into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect()
 }

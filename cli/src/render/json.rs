@@ -185,7 +185,8 @@ pub fn settings(settings: &WorkspaceSettings) -> String {
 
 /// `service-users list --json`.
 pub fn service_users(users: &[ServiceUser], tz: &TimeZone) -> String {
-    let rows: Vec<ServiceUserJson<'_>> = users.iter().map(|u| ServiceUserJson::new(u, tz)).collect();
+    let rows: Vec<ServiceUserJson<'_>> =
+        users.iter().map(|u| ServiceUserJson::new(u, tz)).collect();
     pretty(&rows)
 }
 

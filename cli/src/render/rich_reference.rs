@@ -454,7 +454,14 @@ fn member_tokens(with_disabled: bool) -> Vec<MemberToken> {
     };
     vec![
         token("ak-A1", "laptop", "alice", 1_700_000_000.0, 0.0, false),
-        token("ak-B2", "", "Bob", 1_710_000_000.25, 1_900_000_000.0, with_disabled),
+        token(
+            "ak-B2",
+            "",
+            "Bob",
+            1_710_000_000.25,
+            1_900_000_000.0,
+            with_disabled,
+        ),
         token(
             "ak-C3-with-a-long-identifier",
             "日本語のトークン",
@@ -503,9 +510,7 @@ fn settings_service_users_and_member_tokens_match_the_official_cli() {
                               "expires_at": created.expires_at});
     for name in ["UTC", "Asia/Kolkata"] {
         let tz = zone(name);
-        let base = |kind: &str, as_json: bool, width: usize, data: &Value| {
-            json!({"kind": kind, "tz": name, "json": as_json, "width": width, "data": data})
-        };
+        let base = |kind: &str, as_json: bool, width: usize, data: &Value| json!({"kind": kind, "tz": name, "json": as_json, "width": width, "data": data});
         add(
             base("su_list", true, 80, &json!(user_data)),
             format!("service-users list --json TZ={name}"),
@@ -531,7 +536,9 @@ fn settings_service_users_and_member_tokens_match_the_official_cli() {
             for width in WIDTHS {
                 add(
                     base("mt_list", false, width, &data),
-                    format!("member-tokens list disabled={with_disabled} TZ={name} COLUMNS={width}"),
+                    format!(
+                        "member-tokens list disabled={with_disabled} TZ={name} COLUMNS={width}"
+                    ),
                     admin::member_tokens_table(&tokens, &tz, width),
                 );
             }
@@ -576,7 +583,14 @@ fn settings_service_users_and_member_tokens_match_the_official_cli() {
                 add(
                     case,
                     format!("service-users create expires={expires} TZ={name} COLUMNS={width}"),
-                    admin::created_service_user("ci-bot", &created, expires, &tz, width, width.min(80)),
+                    admin::created_service_user(
+                        "ci-bot",
+                        &created,
+                        expires,
+                        &tz,
+                        width,
+                        width.min(80),
+                    ),
                 );
             }
         }

@@ -372,7 +372,11 @@ fn cell_lines(text: &str, width: i64, right: bool) -> Vec<String> {
         return Vec::new();
     }
     let inner = (width - PADDING).max(0);
-    let wrap = if right { cells::wrap_right } else { cells::wrap };
+    let wrap = if right {
+        cells::wrap_right
+    } else {
+        cells::wrap
+    };
     if inner >= 1 && PADDING == 2 {
         // `wrap` makes every line exactly `inner` cells: one space each side
         // makes it exactly `width`, nothing left to fit.
