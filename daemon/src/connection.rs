@@ -49,6 +49,10 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Connection<R, W> {
         }
     }
 
+    pub(crate) fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
     /// The client's hello, decoded leniently (a newer client may append
     /// fields).
     pub(crate) async fn read_hello(&mut self) -> Result<mws_ipc::ClientHello, CodecError> {

@@ -104,6 +104,19 @@ fn hello() -> ServerHello {
     }
 }
 
+/// Oldest protocol a JSON-lines client may speak: JSON is self-describing
+/// and every change since has been additive (new requests, new answers, new
+/// fields), so editor integrations keep working across daemon upgrades.
+/// Binary clients (`mws`) ship with their daemon and must match exactly.
+const MIN_JSON_PROTOCOL_VERSION: u32 = 2;
+
+fn speaks(encoding: Encoding, version: u32) -> bool {
+    match encoding {
+        Encoding::Binary => version == PROTOCOL_VERSION,
+        Encoding::JsonLines => (MIN_JSON_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&version),
+    }
+}
+
 /// Waits for the first byte and sets up the connection in its encoding.
 async fn open(conn: &Stream) -> Option<SocketConnection<'_>> {
     let mut reader = BufReader::new(conn);
@@ -151,7 +164,7 @@ async fn serve_connection(daemon: &Daemon, conn: Stream) {
         Err(_) => return,
     };
     let mut answer = hello();
-    if client.protocol_version != PROTOCOL_VERSION {
+    if !speaks(conn.encoding(), client.protocol_version) {
         answer.error = Some(format!(
             "protocol version {} is not supported (this daemon speaks {PROTOCOL_VERSION})",
             client.protocol_version

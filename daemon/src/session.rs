@@ -61,9 +61,10 @@ pub(crate) struct Session {
     settings: Slot<WorkspaceSettings, UpstreamError>,
     service_users: ListSlot<ServiceUser>,
     member_tokens: ListSlot<MemberToken>,
-    /// The credential itself, as `TokenInfoGet` describes it (fetched once,
-    /// in the background, for `status`).
-    token_info: std::sync::OnceLock<TokenInfo>,
+    /// The credential itself, as `TokenInfoGet` describes it (asked once,
+    /// with the first command, for `status`; `None` when the server would
+    /// not say).
+    token_info: tokio::sync::OnceCell<Option<TokenInfo>>,
     token_environments: Mutex<HashMap<String, Vec<String>>>,
     scoped_cursor: AtomicUsize,
     last_used: Mutex<Instant>,
@@ -123,7 +124,7 @@ impl Session {
             settings: Slot::default(),
             service_users: Slot::default(),
             member_tokens: Slot::default(),
-            token_info: std::sync::OnceLock::new(),
+            token_info: tokio::sync::OnceCell::new(),
             token_environments: Mutex::new(HashMap::new()),
             scoped_cursor: AtomicUsize::new(0),
             last_used: Mutex::new(Instant::now()),
@@ -207,7 +208,7 @@ impl Session {
             upstream_calls: stats.calls.load(Ordering::Relaxed),
             upstream_errors: stats.errors.load(Ordering::Relaxed),
             last_error: lock(&stats.last_error).clone(),
-            token_info: self.token_info.get().cloned(),
+            token_info: self.token_info.get().cloned().flatten(),
         }
     }
 
@@ -265,7 +266,9 @@ impl Session {
     /// (the official client looks it up before every command).
     pub(crate) async fn begin(&self) -> Result<(), UpstreamError> {
         self.touch();
-        self.workspace_name().await.map(|_| ())
+        self.workspace_name().await?;
+        self.fetch_token_info().await;
+        Ok(())
     }
 
     /// Reads a collection through its slot (from the cache when younger
@@ -356,15 +359,14 @@ impl Session {
 
     /// Asks the server about the credential itself, once (for `status`).
     async fn fetch_token_info(&self) {
-        if self.token_info.get().is_some() {
-            return;
-        }
-        match self.token_info().await {
-            Ok(info) => {
-                let _ = self.token_info.set(info);
-            }
-            Err(e) => tracing::debug!("token info unavailable: {e}"),
-        }
+        self.token_info
+            .get_or_init(|| async {
+                self.token_info()
+                    .await
+                    .map_err(|e| tracing::debug!("token info unavailable: {e}"))
+                    .ok()
+            })
+            .await;
     }
 
     /// The proxy tokens usable in one environment.
@@ -568,7 +570,6 @@ impl Session {
         }
         let session = self.clone();
         tokio::spawn(async move {
-            session.fetch_token_info().await;
             session.poll_loop(settings, shutdown).await;
             session.polling.store(false, Ordering::SeqCst);
         });

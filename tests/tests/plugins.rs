@@ -590,3 +590,39 @@ fn a_hanging_plugin_is_stopped_at_the_timeout_and_quarantined() {
     assert_eq!(plugin(&list, "testing")["state"], "quarantined");
     assert!(ok(&world.mws(&["members", "list", "--format", "csv"])).starts_with("name,"));
 }
+
+#[test]
+fn status_and_plugins_list_answer_while_a_plugin_hangs() {
+    let (world, _emulator) = world_with_emulator();
+    let config = world.path("config/mws/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[plugins]\ntimeout_secs = 8\n").unwrap();
+    install(&world, "testing");
+    // The daemon and its host are up before the hang starts.
+    assert!(plugins(&world).iter().any(|p| p["name"] == "testing"));
+    let hung = std::thread::scope(|scope| {
+        let render = scope.spawn(|| world.mws(&["members", "list", "--format", "slow"]));
+        // Give the render time to reach the plugin.
+        std::thread::sleep(Duration::from_millis(500));
+        let started = Instant::now();
+        let status = world.mws(&["daemon", "status", "--json"]);
+        let status_took = started.elapsed();
+        let started = Instant::now();
+        let list = world.mws(&["plugins", "list", "--json"]);
+        let list_took = started.elapsed();
+        let render_still_running = !render.is_finished();
+        eprintln!(
+            "while a plugin hangs: daemon status {status_took:?}, plugins list {list_took:?}"
+        );
+        assert!(status.status.success(), "{}", stderr(&status));
+        assert!(list.status.success(), "{}", stderr(&list));
+        let listed = json_of(&String::from_utf8_lossy(&list.stdout));
+        assert!(listed.to_string().contains("testing"), "{listed}");
+        let _ = render.join();
+        render_still_running
+    });
+    assert!(
+        hung,
+        "daemon status and plugins list must answer while the plugin call is still hanging"
+    );
+}
