@@ -326,19 +326,24 @@ fn resolve_with(
             None => "default".to_string(),
         },
     };
+    // The official client's check: several profiles, none active, and
+    // the default one asked for (also when a [default] table exists).
+    if profiles.len() > 1 && active.is_empty() && name == "default" {
+        return Err(ConfigError::NoneActive(shown));
+    }
     let profile = profiles.iter().find(|(n, _)| *n == name).map(|(_, p)| p);
 
     if name == LOCAL_PROFILE && profile.is_none() {
         return Ok(Resolved::Local);
     }
-    if let (Some(_), None) = (&explicit, profile) {
+    // A profile that is not in the file only matters when the environment
+    // does not hold the credentials itself (then the official client would
+    // say "token missing"; we name the profile instead).
+    if explicit.is_some() && profile.is_none() && non_empty(&selection.token_id).is_none() {
         return Err(ConfigError::UnknownProfile {
             profile: name,
             path: shown,
         });
-    }
-    if explicit.is_none() && profiles.len() > 1 && active.is_empty() && profile.is_none() {
-        return Err(ConfigError::NoneActive(shown));
     }
 
     let profile = profile.cloned().unwrap_or_default();
@@ -561,6 +566,21 @@ server_url = "http://127.0.0.1:1234/"
             resolve(&sel),
             Err(ConfigError::UnknownProfile { .. })
         ));
+    }
+
+    #[test]
+    fn credentials_in_the_environment_win_over_an_unknown_profile() {
+        let (_d, mut sel) = selection_with_file(TWO_PROFILES);
+        sel.env_profile = Some("nope".into());
+        sel.token_id = Some("ak-env".into());
+        sel.token_secret = Some(Secret::new("as-env".into()));
+        assert_eq!(remote(resolve(&sel).unwrap()).token_id, "ak-env");
+    }
+
+    #[test]
+    fn several_profiles_none_active_is_an_error_even_with_a_default_table() {
+        let (_d, sel) = selection_with_file("[default]\ntoken_id='ak-d'\n[b]\ntoken_id='ak-b'\n");
+        assert!(matches!(resolve(&sel), Err(ConfigError::NoneActive(_))));
     }
 
     #[test]

@@ -44,7 +44,9 @@ impl Error {
         match self {
             Error::Upstream(UpstreamError::InvalidUrl { .. }) => ErrorKind::Config,
             Error::Upstream(UpstreamError::Unreachable { .. }) => ErrorKind::Unreachable,
-            Error::Upstream(UpstreamError::Status { .. }) => ErrorKind::Server,
+            Error::Upstream(UpstreamError::Status { .. } | UpstreamError::BadAnswer(_)) => {
+                ErrorKind::Server
+            }
             Error::Config(e) if e.is_credentials() => ErrorKind::Credentials,
             Error::Config(_) | Error::ModalConfig(_) => ErrorKind::Config,
             Error::Keyring(_) | Error::Credentials(_) => ErrorKind::Credentials,

@@ -74,17 +74,30 @@ pub(crate) struct Session {
     bus: Bus,
 }
 
-/// Converts one member as Modal sends it.
-fn member_from_proto(item: &proto::WorkspaceMembersListItem) -> Member {
-    let role = proto::MemberRole::try_from(item.member_role).unwrap_or_default();
-    Member {
+/// Converts one member as Modal sends it. A role the official client does
+/// not know fails the listing with its own message, rather than showing a
+/// made-up one.
+fn member_from_proto(item: &proto::WorkspaceMembersListItem) -> Result<Member, UpstreamError> {
+    let role = match proto::MemberRole::try_from(item.member_role) {
+        Ok(
+            role
+            @ (proto::MemberRole::User | proto::MemberRole::Manager | proto::MemberRole::Owner),
+        ) => mws_modal_api::member_role_name(role),
+        _ => {
+            return Err(UpstreamError::BadAnswer(format!(
+                "Unknown workspace member role: {}",
+                item.member_role
+            )))
+        }
+    };
+    Ok(Member {
         name: item.member_displayname.clone(),
         email: item.email.clone(),
-        role: mws_modal_api::member_role_name(role).to_string(),
+        role: role.to_string(),
         user_id: item.user_id.clone(),
         joined_at: item.joined_at,
         last_active_at: item.last_active_at,
-    }
+    })
 }
 
 /// Converts one proxy token as Modal sends it.
@@ -231,7 +244,7 @@ impl Session {
 
     async fn fetch_members(&self) -> Result<Vec<Member>, UpstreamError> {
         let response = self.upstream.members_list().await?;
-        Ok(response.members.iter().map(member_from_proto).collect())
+        response.members.iter().map(member_from_proto).collect()
     }
 
     async fn fetch_tokens(&self) -> Result<Vec<ProxyToken>, UpstreamError> {
@@ -631,7 +644,15 @@ mod tests {
             member_role: proto::MemberRole::Manager as i32,
             ..Default::default()
         };
-        assert_eq!(member_from_proto(&item).role, "manager");
+        assert_eq!(member_from_proto(&item).unwrap().role, "manager");
+        for unknown in [0, 7] {
+            let item = proto::WorkspaceMembersListItem {
+                member_role: unknown,
+                ..Default::default()
+            };
+            let err = member_from_proto(&item).unwrap_err().to_string();
+            assert_eq!(err, format!("Unknown workspace member role: {unknown}"));
+        }
     }
 
     #[test]

@@ -109,6 +109,10 @@ pub(crate) enum UpstreamError {
     /// The server was never reached (refused, unroutable, silent, TLS).
     #[error("Could not connect to the Modal server at {url}: {cause}")]
     Unreachable { url: String, cause: String },
+    /// The server answered, but with something the official client refuses
+    /// (e.g. a member role it does not know); the message is the client's.
+    #[error("{0}")]
+    BadAnswer(String),
     /// The server answered with an error status.
     #[error("{message}{}", if *.maybe_applied { MAYBE_APPLIED } else { "" })]
     Status {

@@ -653,7 +653,12 @@ pub struct Member {
     pub email: String,
     pub username: String,
     pub display_name: String,
+    /// The role for permissions (a number the emulator does not know counts
+    /// as a plain member).
     pub role: proto::MemberRole,
+    /// The role as stored, sent to clients as is: a store edited by hand can
+    /// show what a client does with a role Modal may add later.
+    pub stored_role: i32,
     pub joined_at: f64,
     pub last_active_at: f64,
 }
@@ -663,7 +668,7 @@ impl Member {
         proto::WorkspaceMembersListItem {
             member_id: self.member_id.clone(),
             member_displayname: self.display_name.clone(),
-            member_role: self.role as i32,
+            member_role: self.stored_role,
             joined_at: self.joined_at,
             last_active_at: self.last_active_at,
             deleted_at: 0.0,
@@ -693,6 +698,7 @@ fn member_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Member> {
         username: r.get(4)?,
         display_name: r.get(5)?,
         role: proto::MemberRole::try_from(role).unwrap_or(proto::MemberRole::User),
+        stored_role: role,
         joined_at: r.get(7)?,
         last_active_at: r.get(8)?,
     })

@@ -229,6 +229,50 @@ fn server_errors_read_like_the_official_cli() {
 }
 
 #[test]
+fn an_unknown_member_role_is_an_error_like_the_official_cli() {
+    let mut world = World::new();
+    let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
+    world.use_emulator(&emulator);
+    world.set("MWS_MAX_AGE", "0");
+    for role in ["0", "7"] {
+        // A role the client does not know (as a newer Modal might send).
+        let status = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(format!(
+                "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
+                 c.execute(\"UPDATE members SET role={role} WHERE email='alan@acme-ml.example'\"); c.commit()"
+            ))
+            .arg(&emulator.db)
+            .status()
+            .expect("python3");
+        assert!(status.success());
+        for json in [false, true] {
+            let mut args = vec!["members", "list"];
+            if json {
+                args.push("--json");
+            }
+            let ours = world.mws(&args);
+            let mut official_args = vec!["workspace"];
+            official_args.extend(&args);
+            let official = world.modal(&official_args);
+            assert_eq!(ours.status.code(), Some(1), "{role}: {}", stdout(&ours));
+            assert_eq!(official.status.code(), Some(1), "{role}");
+            assert_eq!(stdout(&ours), stdout(&official), "{role}");
+            assert_eq!(
+                stderr(&ours).lines().next(),
+                stderr(&official).lines().next(),
+                "{role}"
+            );
+            assert!(
+                stderr(&ours).contains(&format!("Unknown workspace member role: {role}")),
+                "{}",
+                stderr(&ours)
+            );
+        }
+    }
+}
+
+#[test]
 fn bad_input_is_refused_before_any_call() {
     let mut world = World::new();
     let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
