@@ -348,7 +348,7 @@ pub(crate) fn describe(event: &DaemonEvent) -> Description {
                 "warning" => "Credential expiring soon",
                 _ => "mws alert",
             };
-            (title, format!("{}: {}", a.level, a.message))
+            (title, a.message.clone())
         }
         DaemonEvent::TokensRefreshed(r) => ("Proxy tokens refreshed", r.workspace.clone()),
     };

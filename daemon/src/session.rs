@@ -46,8 +46,6 @@ mod member_tokens;
 mod service_users;
 mod settings_group;
 
-pub(crate) use settings_group::SETTINGS;
-
 type ListSlot<T> = Slot<Vec<T>, UpstreamError>;
 
 /// The daemon's state for one identity.

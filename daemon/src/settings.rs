@@ -22,6 +22,8 @@
 //! calls `mws` in a tight loop makes at most one upstream call per collection
 //! every 5 seconds. `--max-age 0` / `MWS_MAX_AGE=0` always asks the server.
 
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -47,7 +49,7 @@ pub struct Settings {
     pub notifications: bool,
     pub notify_events: Vec<String>,
     /// `[plugins]`: extra folders, call timeout, each plugin's own table.
-    pub plugins: crate::plugins::PluginSettings,
+    pub plugins: PluginSettings,
 }
 
 impl Default for Settings {
@@ -68,7 +70,7 @@ impl Default for Settings {
             .iter()
             .map(|s| s.to_string())
             .collect(),
-            plugins: crate::plugins::PluginSettings::default(),
+            plugins: PluginSettings::default(),
         }
     }
 }
@@ -112,7 +114,7 @@ pub fn parse(text: &str) -> Result<Settings, String> {
         .parse()
         .map_err(|e: toml::de::Error| e.message().replace('\n', " "))?;
     let mut settings = Settings {
-        plugins: crate::plugins::PluginSettings::parse(table.get("plugins"))?,
+        plugins: PluginSettings::parse(table.get("plugins"))?,
         ..Settings::default()
     };
     if let Some(d) = seconds(&table, "cache", "max_age_secs")? {
@@ -197,9 +199,94 @@ pub fn load(path: &Path) -> Result<Settings, SettingsError> {
     Ok(settings)
 }
 
+/// Default time a plugin call may take.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `[plugins]` in mws's config file.
+///
+/// ```toml
+/// [plugins]
+/// dirs = ["~/src/my-plugins"]   # besides $XDG_DATA_HOME/mws/plugins
+/// timeout_secs = 10             # per call
+///
+/// [plugins.expiry]              # passed to the plugin named `expiry`, as JSON
+/// max_age_days = 90
+/// warn_days = 14
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSettings {
+    pub dirs: Vec<PathBuf>,
+    pub timeout: Duration,
+    /// Each plugin's own table, by plugin name.
+    pub config: BTreeMap<String, Value>,
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        Self {
+            dirs: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            config: BTreeMap::new(),
+        }
+    }
+}
+
+impl PluginSettings {
+    /// Reads the `[plugins]` table (absent = defaults).
+    pub fn parse(table: Option<&toml::Value>) -> Result<Self, String> {
+        let mut settings = Self::default();
+        let Some(table) = table else {
+            return Ok(settings);
+        };
+        let Some(table) = table.as_table() else {
+            return Err("[plugins] must be a table".into());
+        };
+        for (key, value) in table {
+            match (key.as_str(), value) {
+                ("dirs", toml::Value::Array(items)) => {
+                    for item in items {
+                        let Some(dir) = item.as_str().filter(|d| !d.is_empty()) else {
+                            return Err("[plugins] dirs must be a list of folder names".into());
+                        };
+                        settings.dirs.push(expand_home(dir));
+                    }
+                }
+                ("dirs", _) => return Err("[plugins] dirs must be a list of folder names".into()),
+                ("timeout_secs", v) => match v.as_float().or(v.as_integer().map(|i| i as f64)) {
+                    Some(secs) if secs > 0.0 && secs.is_finite() => {
+                        settings.timeout = Duration::from_secs_f64(secs)
+                    }
+                    _ => return Err("[plugins] timeout_secs must be a number above 0".into()),
+                },
+                (name, toml::Value::Table(_)) => {
+                    let json = serde_json::to_value(value)
+                        .map_err(|e| format!("[plugins.{name}] cannot be passed on: {e}"))?;
+                    settings.config.insert(name.to_string(), json);
+                }
+                (other, _) => {
+                    return Err(format!(
+                        "[plugins] unknown key '{other}' (known: dirs, timeout_secs, and a table per plugin)"
+                    ))
+                }
+            }
+        }
+        Ok(settings)
+    }
+}
+
+fn expand_home(dir: &str) -> PathBuf {
+    match dir.strip_prefix("~/") {
+        Some(rest) => {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into())).join(rest)
+        }
+        None => PathBuf::from(dir),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn empty_file_gives_defaults() {
@@ -227,5 +314,30 @@ mod tests {
             .unwrap_err()
             .contains("nope"));
         assert!(parse("[[[").is_err());
+    }
+
+    #[test]
+    fn settings_are_read() {
+        let table: toml::Table = "[plugins]\ndirs = ['/opt/p', '~/q']\ntimeout_secs = 2\n[plugins.expiry]\nmax_age_days = 30\n"
+            .parse()
+            .unwrap();
+        let s = PluginSettings::parse(table.get("plugins")).unwrap();
+        assert_eq!(s.dirs[0], PathBuf::from("/opt/p"));
+        assert!(s.dirs[1].ends_with("q"));
+        assert_eq!(s.timeout, Duration::from_secs(2));
+        assert_eq!(s.config["expiry"], json!({"max_age_days": 30}));
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        for (text, word) in [
+            ("[plugins]\ndirs = 'x'", "dirs"),
+            ("[plugins]\ntimeout_secs = 0", "timeout_secs"),
+            ("[plugins]\nwhat = 1", "what"),
+        ] {
+            let table: toml::Table = text.parse().unwrap();
+            let err = PluginSettings::parse(table.get("plugins")).unwrap_err();
+            assert!(err.contains(word), "{err}");
+        }
     }
 }

@@ -367,8 +367,16 @@ fn expiry_alerts_fire_once_at_the_right_threshold_and_reach_watchers() {
 
     // And they reached the desktop.
     let log = std::fs::read_to_string(&notifications).unwrap_or_default();
-    assert!(log.contains("Proxy token expired"), "{log}");
-    assert!(log.contains("Proxy token expiring soon"), "{log}");
+    // (The title names the level; the kind of credential is in the
+    // message, since alerts cover every kind of credential.)
+    assert!(
+        log.contains("\"Credential expired\" \"Proxy token "),
+        "{log}"
+    );
+    assert!(
+        log.contains("\"Credential expiring soon\" \"Proxy token "),
+        "{log}"
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `mws member-tokens list|delete|disable|enable`.
 
-use super::workspace::Context;
+use super::context::Context;
 use crate::error::Error;
 use mws_ipc::{MemberTokenCommand, Response};
 

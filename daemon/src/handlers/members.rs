@@ -1,6 +1,6 @@
 //! `mws members list`.
 
-use super::workspace::Context;
+use super::context::Context;
 use crate::error::Error;
 use mws_ipc::Response;
 

@@ -8,6 +8,7 @@
 //! match elsewhere.
 
 mod auth;
+mod context;
 mod member_tokens;
 mod members;
 mod plugins;

@@ -1,7 +1,7 @@
 //! `mws proxy-tokens …`: list (all, or usable in one environment), create,
 //! rename, delete, allow and revoke.
 
-use super::workspace::Context;
+use super::context::Context;
 use crate::error::Error;
 use mws_ipc::Response;
 

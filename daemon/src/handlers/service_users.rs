@@ -1,6 +1,6 @@
 //! `mws service-users list|info|create|delete|set-role`.
 
-use super::workspace::Context;
+use super::context::Context;
 use crate::error::Error;
 use mws_ipc::{Response, ServiceUserCommand};
 

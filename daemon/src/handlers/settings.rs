@@ -5,11 +5,13 @@
 //! change; a refused change is not an error of the request but part of the
 //! answer, for the CLI's official `✗ SETTING: …` line.
 
-use super::workspace::Context;
+use super::context::Context;
 use crate::error::Error;
-use crate::session::SETTINGS;
 use mws_ipc::{Response, SettingsCommand};
 use std::time::Duration;
+
+/// The settings `settings set` knows, in the official client's order.
+const SETTINGS: [&str; 2] = ["default-environment", "image-builder-version"];
 
 pub(super) async fn handle(cx: &Context, command: SettingsCommand) -> Result<Response, Error> {
     match command {

@@ -1,23 +1,13 @@
 //! `Request::Workspace`: resolves the identity, opens its session, works out
 //! how fresh a read must be, and routes the command to its group's handler.
 
+use super::context::Context;
 use super::{member_tokens, members, proxy_tokens, service_users, settings};
 use crate::error::Error;
-use crate::session::Session;
 use crate::state::Daemon;
 use crate::upstream::MutationKey;
 use mws_ipc::{Freshness, Response, Selection, WorkspaceCommand};
-use std::sync::Arc;
 use std::time::Duration;
-
-/// What every workspace handler gets.
-pub(super) struct Context {
-    pub session: Arc<Session>,
-    /// Oldest cached answer a read accepts.
-    pub max_age: Duration,
-    /// For mutations: the client's key for this logical change.
-    pub mutation: Option<MutationKey>,
-}
 
 pub(super) async fn handle(
     daemon: &Daemon,

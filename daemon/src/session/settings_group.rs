@@ -7,9 +7,6 @@ use crate::upstream::MutationKey;
 use mws_ipc::{TokenInfo, WorkspaceSettings};
 use std::time::Duration;
 
-/// The settings `settings set` knows, in the official client's order.
-pub(crate) const SETTINGS: [&str; 2] = ["default-environment", "image-builder-version"];
-
 /// A protobuf timestamp in Unix seconds (`0` when absent).
 pub(super) fn proto_timestamp(ts: Option<&mws_modal_api::prost_types::Timestamp>) -> f64 {
     ts.map(|t| t.seconds as f64 + f64::from(t.nanos) / 1e9)
@@ -39,7 +36,7 @@ impl Session {
         .await
     }
 
-    /// Sets one setting (`setting` is one of [`SETTINGS`]).
+    /// Sets one setting (`default-environment` or `image-builder-version`).
     pub(crate) async fn set_setting(
         &self,
         setting: &str,
