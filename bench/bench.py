@@ -141,7 +141,12 @@ def main():
         # Warm reads.
         run([MWS, "proxy-tokens", "list", "--json"], env)
         run([MWS, "members", "list", "--json"], env)
-        for args in (["proxy-tokens", "list", "--json"], ["members", "list", "--json"]):
+        for args in (["service-users", "list", "--json"], ["member-tokens", "list", "--json"],
+                     ["settings", "list", "--json"]):
+            run([MWS, *args], env)
+        for args in (["proxy-tokens", "list", "--json"], ["members", "list", "--json"],
+                     ["service-users", "list", "--json"], ["member-tokens", "list", "--json"],
+                     ["settings", "list", "--json"]):
             row("warm read: " + " ".join(args),
                 time_cmd([MWS, *args], env, reps(200)),
                 time_cmd([MODAL, "workspace", *args], env, reps(10)), "≤ 2 ms")
