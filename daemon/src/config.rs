@@ -100,12 +100,14 @@ pub fn config_path(selection: &Selection) -> PathBuf {
     PathBuf::from(home).join(".modal.toml")
 }
 
-/// Reads the profiles of a config file; a missing file has none.
+/// Reads the profiles of a config file; a missing file has none. Only a
+/// regular file of at most 1 MiB is read. Blocks on the file system (from
+/// async code, call it off the runtime's workers).
 fn read_profiles(path: &Path) -> Result<Vec<(String, Profile)>, ConfigError> {
     let shown = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+    let text = match crate::files::read_text(path, crate::files::CONFIG_CAP) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(Vec::new()),
         Err(e) => {
             return Err(ConfigError::Unreadable {
                 path: shown,
@@ -223,17 +225,21 @@ fn identities_of(profiles: &[(String, Profile)]) -> Vec<(String, String, String)
 
 impl ProfileStore {
     /// (Re)loads `path` if it changed since last seen. Returns what changed,
-    /// and whether the path is new to the store.
+    /// and whether the path is new to the store. Blocks on the file system
+    /// (call it off the runtime's workers); the store's lock is never held
+    /// while a file is read, so `errors` answers whatever a read is stuck on.
     pub fn refresh(&self, path: &Path) -> (Reload, bool) {
         let current = fingerprint(path);
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let is_new = !entries.contains_key(path);
-        if let Some(entry) = entries.get(path) {
-            if entry.fingerprint == current {
-                return (Reload::default(), false);
+        let is_new = {
+            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            match entries.get(path) {
+                Some(entry) if entry.fingerprint == current => return (Reload::default(), false),
+                Some(_) => false,
+                None => true,
             }
-        }
+        };
         let loaded = read_profiles(path);
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let entry = entries.entry(path.to_owned()).or_insert(Entry {
             fingerprint: None,
             fingerprint_of_profiles: None,
@@ -272,15 +278,15 @@ impl ProfileStore {
 
     /// Resolves a selection against the cached version of its config file.
     /// Returns the resolution and whether the file was new to the store.
+    /// Blocks on the file system, like [`ProfileStore::refresh`].
     pub fn resolve(&self, selection: &Selection) -> (Result<Resolved, ConfigError>, bool) {
         let path = config_path(selection);
         let (_, is_new) = self.refresh(&path);
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = entries.get(&path).expect("refresh inserted it");
-        let result = match (&entry.profiles, &entry.error) {
-            (Some(profiles), _) => resolve_with(selection, &path, profiles),
-            (None, Some(error)) => Err(error.clone()),
-            (None, None) => resolve_with(selection, &path, &[]),
+        let result = match entries.get(&path).map(|e| (&e.profiles, &e.error)) {
+            Some((Some(profiles), _)) => resolve_with(selection, &path, profiles),
+            Some((None, Some(error))) => Err(error.clone()),
+            Some((None, None)) | None => resolve_with(selection, &path, &[]),
         };
         (result, is_new)
     }

@@ -8,13 +8,14 @@
 
 use crate::config::{self, Identity, ProfileStore, Resolved};
 use crate::error::Error;
+use crate::files::off_worker;
 use crate::local::{LocalEmulator, LocalSettings};
 use crate::secrets::{Keyring, KeyringError};
 use mws_ipc::{Secret, Selection};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a keyring miss is remembered.
@@ -24,7 +25,8 @@ type KeyringCache = HashMap<String, (Option<Secret>, Instant)>;
 
 /// The daemon's view of credentials.
 pub(crate) struct Credentials {
-    profiles: ProfileStore,
+    /// Shared with the blocking pool, where config files are read.
+    profiles: Arc<ProfileStore>,
     keyring: Result<Keyring, KeyringError>,
     /// Secrets read from the keyring; misses are remembered briefly.
     keyring_cache: Mutex<KeyringCache>,
@@ -41,7 +43,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Credentials {
     pub(crate) fn new(local_settings: LocalSettings) -> Self {
         Self {
-            profiles: ProfileStore::default(),
+            profiles: Arc::new(ProfileStore::default()),
             keyring: Keyring::start(),
             keyring_cache: Mutex::new(HashMap::new()),
             keyring_warned: AtomicBool::new(false),
@@ -81,7 +83,10 @@ impl Credentials {
         selection: &Selection,
         is_new_file: impl FnOnce(&Path),
     ) -> Result<Identity, Error> {
-        let (resolved, is_new) = self.profiles.resolve(selection);
+        // The config file is read (or stat'ed) off the runtime's workers: a
+        // slow file system holds up this request only.
+        let (profiles, owned) = (self.profiles.clone(), selection.clone());
+        let (resolved, is_new) = off_worker(move || profiles.resolve(&owned)).await;
         if is_new {
             is_new_file(&config::config_path(selection));
         }

@@ -23,6 +23,7 @@ mod credentials;
 mod desktop;
 mod error;
 mod events;
+mod files;
 mod handlers;
 mod hardening;
 mod local;
@@ -37,6 +38,7 @@ mod state;
 mod upstream;
 
 pub use desktop::spawn as spawn_notifications;
+pub use files::{read_regular_file, FileError};
 pub use hardening::apply as harden_process;
 pub use local::LocalSettings;
 pub use plugins::child::main as plugin_host_main;

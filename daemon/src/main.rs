@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 /// Exit code when another daemon already serves this user's socket.
 const EXIT_ALREADY_RUNNING: i32 = 3;
+/// The most `MWS_CA_CERT` may hold (a system's whole bundle is ~200 KiB).
+const MAX_CA_CERT_LEN: u64 = 4 * 1024 * 1024;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -168,21 +170,21 @@ fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
     // one reaches the user on their first call as a one-line error.
     let mut upstream_settings = UpstreamSettings::default();
     if let Some(path) = std::env::var_os("MWS_CA_CERT").filter(|v| !v.is_empty()) {
-        upstream_settings.extra_ca_pem = Some(std::fs::read(&path).with_context(|| {
-            format!(
-                "cannot read MWS_CA_CERT {}",
-                std::path::Path::new(&path).display()
-            )
-        })?);
+        let path = std::path::Path::new(&path);
+        upstream_settings.extra_ca_pem = Some(
+            mwsd::read_regular_file(path, MAX_CA_CERT_LEN)
+                .with_context(|| format!("cannot read MWS_CA_CERT {}", path.display()))?,
+        );
     }
-    let config_file = mwsd::settings_file();
-    let (daemon_settings, settings_error) = match mwsd::load_settings(&config_file) {
-        Ok(s) => (s, None),
-        Err(e) => {
-            tracing::warn!("{e}; using defaults");
-            (mwsd::Settings::default(), Some(e.to_string()))
-        }
-    };
+    // A bad config file or `MWS_*` variable is not fatal: the defaults stand
+    // in for it and `mws daemon status` says what is wrong.
+    let loaded = mwsd::load_settings(&mwsd::settings_file());
+    if let Some(e) = &loaded.file_error {
+        tracing::warn!("{e}; using defaults");
+    }
+    if let Some(e) = &loaded.env_error {
+        tracing::warn!("{e}");
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -213,9 +215,10 @@ fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
             socket.clone(),
             upstream_settings,
             LocalSettings::from_env(),
-            daemon_settings,
+            loaded.settings,
         ));
-        daemon.set_config_error("mws config", settings_error);
+        daemon.set_config_error("mws config", loaded.file_error.map(|e| e.to_string()));
+        daemon.set_config_error("mws environment", loaded.env_error);
         mwsd::spawn_notifications(daemon.clone());
         // The plugin host is this very executable; /proc/self/exe still
         // works after the file is replaced by an upgrade.

@@ -6,7 +6,10 @@
 //! comments, order and unrelated keys survive) and atomic (a temporary file
 //! in the same folder, fsync, rename), so a crash never leaves a
 //! half-written config. Reading it to resolve credentials is `config`'s job.
+//! Everything here blocks on the file system: handlers call it off the
+//! runtime's workers.
 
+use crate::files::{self, FileError};
 use std::io::Write;
 use std::path::Path;
 
@@ -14,10 +17,7 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum EditError {
     #[error("Could not read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: FileError },
     #[error("Invalid Modal config file {path}: {reason}")]
     Invalid { path: String, reason: String },
     #[error("'{profile}' in {path} is not a table")]
@@ -30,18 +30,18 @@ pub(crate) enum EditError {
     },
 }
 
+/// Reads the config file's text (a regular file of at most 1 MiB); `None`
+/// when there is none.
+fn read_text(path: &Path) -> Result<Option<String>, EditError> {
+    files::read_text(path, files::CONFIG_CAP).map_err(|source| EditError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 /// Reads the config file as an editable document (a missing file is empty).
 pub(crate) fn read_document(path: &Path) -> Result<toml_edit::DocumentMut, EditError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => {
-            return Err(EditError::Read {
-                path: path.display().to_string(),
-                source,
-            })
-        }
-    };
+    let text = read_text(path)?.unwrap_or_default();
     text.parse::<toml_edit::DocumentMut>()
         .map_err(|e| EditError::Invalid {
             path: path.display().to_string(),
@@ -51,9 +51,9 @@ pub(crate) fn read_document(path: &Path) -> Result<toml_edit::DocumentMut, EditE
 
 /// Reads the config file as plain TOML (for reading values out of it).
 pub(crate) fn read_table(path: &Path) -> Result<toml::Table, EditError> {
-    let text = std::fs::read_to_string(path).map_err(|source| EditError::Read {
+    let text = read_text(path)?.ok_or_else(|| EditError::Read {
         path: path.display().to_string(),
-        source,
+        source: FileError::NotFound,
     })?;
     text.parse()
         .map_err(|e: toml::de::Error| EditError::Invalid {
@@ -204,6 +204,32 @@ token_secret = "as-2"
         assert!(text.contains("active = true"), "{text}");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_fifo_or_a_device_is_refused_and_left_alone() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".modal.toml");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        let err = write_profile(&path, "p", "ak-1", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("FIFO (named pipe), not a regular file"),
+            "{err}"
+        );
+        assert!(std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_fifo());
+        let err = read_table(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(err.contains("character device"), "{err}");
     }
 
     #[test]

@@ -29,11 +29,13 @@ pub(crate) struct ConfigWatcher {
 
 impl ConfigWatcher {
     /// Starts the watcher and the task that calls `on_change` (debounced)
-    /// until `shutdown`.
+    /// until `shutdown`. `on_change` reads files, so it runs on the blocking
+    /// pool, one call at a time.
     pub(crate) fn start(
         mut shutdown: watch::Receiver<bool>,
-        on_change: impl Fn() + Send + 'static,
+        on_change: impl Fn() + Send + Sync + 'static,
     ) -> Arc<Self> {
+        let on_change = Arc::new(on_change);
         let (tx, mut rx) = mpsc::unbounded_channel::<()>();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             if event.is_ok() {
@@ -66,7 +68,11 @@ impl ConfigWatcher {
                         Err(_) => break,
                     }
                 }
-                on_change();
+                let on_change = on_change.clone();
+                // Even a bug that panics in there leaves this task watching.
+                if let Err(e) = tokio::task::spawn_blocking(move || on_change()).await {
+                    tracing::error!("config reload failed: {e}");
+                }
             }
         });
         this

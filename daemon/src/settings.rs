@@ -17,11 +17,18 @@
 //! events = ["token.created", "token.deleted", "member.joined", "member.left"]
 //! ```
 //!
+//! A number of seconds is between 0 and [`MAX_SECS`] (a year); anything
+//! else (`1e300`, `-5`, `nan`, a string) makes the file invalid: its last
+//! good version (at start, the defaults) stays in use and `mws daemon status`
+//! names the key and the value. A bad `MWS_*_SECS` variable is ignored and
+//! named there too.
+//!
 //! Why 5 seconds: someone who just changed a token on Modal's dashboard and
 //! runs `mws` again sees it after at most a few seconds, while a script that
 //! calls `mws` in a tight loop makes at most one upstream call per collection
 //! every 5 seconds. `--max-age 0` / `MWS_MAX_AGE=0` always asks the server.
 
+use crate::files::{read_text, FileError, CONFIG_CAP};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -75,11 +82,14 @@ impl Default for Settings {
     }
 }
 
+/// Why mws's config file could not be used (its last good version, or the
+/// defaults, stay in use).
 #[derive(Debug, thiserror::Error)]
-#[error("Invalid mws config file {path}: {reason}")]
-pub struct SettingsError {
-    pub path: String,
-    pub reason: String,
+pub enum SettingsError {
+    #[error("Could not read the mws config file {path}: {source}")]
+    Unreadable { path: String, source: FileError },
+    #[error("Invalid mws config file {path}: {reason}")]
+    Invalid { path: String, reason: String },
 }
 
 /// Where mws's own config file lives.
@@ -93,40 +103,118 @@ pub fn config_file() -> PathBuf {
     base.join("mws").join("config.toml")
 }
 
-fn seconds(table: &toml::Table, section: &str, key: &str) -> Result<Option<Duration>, String> {
-    let Some(value) = table.get(section).and_then(|s| s.get(key)) else {
-        return Ok(None);
-    };
-    match value {
-        toml::Value::Integer(n) if *n >= 0 => Ok(Some(Duration::from_secs(*n as u64))),
-        toml::Value::Float(f) if *f >= 0.0 && f.is_finite() => {
-            Ok(Some(Duration::from_secs_f64(*f)))
-        }
-        _ => Err(format!(
-            "[{section}] {key} must be a non-negative number of seconds"
-        )),
+/// The largest number of seconds any setting takes (a year): beyond any
+/// sensible value, and small enough that no arithmetic on it overflows.
+pub const MAX_SECS: u64 = 365 * 24 * 60 * 60;
+
+/// Whether zero seconds is allowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Floor {
+    Zero,
+    AboveZero,
+}
+
+/// The range a setting takes, for messages.
+fn range(floor: Floor) -> String {
+    match floor {
+        Floor::Zero => format!("0 to {MAX_SECS}"),
+        Floor::AboveZero => format!("above 0, up to {MAX_SECS}"),
     }
+}
+
+/// Checks a number of seconds and makes it a `Duration`, never panicking:
+/// `NAME: SHOWN is out of range (0 to MAX)` otherwise.
+fn checked_secs(name: &str, shown: &str, value: f64, floor: Floor) -> Result<Duration, String> {
+    let range = range(floor);
+    if value.is_nan() {
+        return Err(format!("{name}: {shown} is not a number ({range})"));
+    }
+    let out_of_range = || format!("{name}: {shown} is out of range ({range})");
+    if !(0.0..=MAX_SECS as f64).contains(&value) {
+        return Err(out_of_range());
+    }
+    let duration = Duration::try_from_secs_f64(value).map_err(|_| out_of_range())?;
+    if floor == Floor::AboveZero && duration.is_zero() {
+        return Err(out_of_range());
+    }
+    Ok(duration)
+}
+
+/// A float as TOML spells it, short (`1e300`, not 301 digits).
+fn show_float(f: f64) -> String {
+    if f.is_nan() {
+        "nan".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "inf" } else { "-inf" }.into()
+    } else if f != 0.0 && (f.abs() >= 1e16 || f.abs() < 1e-4) {
+        format!("{f:e}")
+    } else {
+        format!("{f}")
+    }
+}
+
+/// A TOML value that should be a number of seconds, checked.
+fn toml_secs(name: &str, value: &toml::Value, floor: Floor) -> Result<Duration, String> {
+    match value {
+        toml::Value::Integer(n) => checked_secs(name, &n.to_string(), *n as f64, floor),
+        toml::Value::Float(f) => checked_secs(name, &show_float(*f), *f, floor),
+        other => {
+            let shown: String = other.to_string().chars().take(40).collect();
+            Err(format!(
+                "{name}: {shown} is not a number of seconds ({})",
+                range(floor)
+            ))
+        }
+    }
+}
+
+fn seconds(
+    table: &toml::Table,
+    section: &str,
+    key: &str,
+    floor: Floor,
+) -> Result<Option<Duration>, String> {
+    match table.get(section).and_then(|s| s.get(key)) {
+        None => Ok(None),
+        Some(value) => toml_secs(&format!("{section}.{key}"), value, floor).map(Some),
+    }
+}
+
+/// A TOML syntax error in one line, with the line it is on (TOML's own
+/// message does not always name the key: `integer … as i128`).
+fn syntax_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().replace('\n', " ");
+    let Some(before) = e.span().and_then(|span| text.get(..span.start)) else {
+        return message;
+    };
+    let number = before.matches('\n').count() + 1;
+    let line: String = text
+        .lines()
+        .nth(number - 1)
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(60)
+        .collect();
+    format!("line {number} `{line}`: {message}")
 }
 
 /// Parses a config file's text over the defaults.
 pub fn parse(text: &str) -> Result<Settings, String> {
     let table: toml::Table = text
         .parse()
-        .map_err(|e: toml::de::Error| e.message().replace('\n', " "))?;
+        .map_err(|e: toml::de::Error| syntax_error(text, &e))?;
     let mut settings = Settings {
         plugins: PluginSettings::parse(table.get("plugins"))?,
         ..Settings::default()
     };
-    if let Some(d) = seconds(&table, "cache", "max_age_secs")? {
+    if let Some(d) = seconds(&table, "cache", "max_age_secs", Floor::Zero)? {
         settings.max_age = d;
     }
-    if let Some(d) = seconds(&table, "poll", "interval_secs")? {
-        if d.is_zero() {
-            return Err("[poll] interval_secs must be above 0".into());
-        }
+    if let Some(d) = seconds(&table, "poll", "interval_secs", Floor::AboveZero)? {
         settings.poll_interval = d;
     }
-    if let Some(d) = seconds(&table, "poll", "idle_after_secs")? {
+    if let Some(d) = seconds(&table, "poll", "idle_after_secs", Floor::Zero)? {
         settings.idle_after = d;
     }
     if let Some(notifications) = table.get("notifications") {
@@ -160,43 +248,89 @@ pub fn parse(text: &str) -> Result<Settings, String> {
     Ok(settings)
 }
 
-/// Applies `MWS_*` overrides from the daemon's environment.
-pub fn apply_env(settings: &mut Settings) {
-    let secs = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v >= 0.0)
-            .map(Duration::from_secs_f64)
+/// Applies `MWS_*` overrides read through `var`; a variable that is not a
+/// usable number of seconds is ignored, and named in the returned errors.
+fn apply_vars(settings: &mut Settings, var: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut secs = |name: &str, floor: Floor| -> Option<Duration> {
+        let raw = var(name)?;
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return None;
+        }
+        let shown: String = raw.chars().take(40).collect();
+        let checked = match raw.parse::<f64>() {
+            Ok(value) => checked_secs(name, &shown, value, floor),
+            Err(_) => Err(format!(
+                "{name}: '{shown}' is not a number of seconds ({})",
+                range(floor)
+            )),
+        };
+        checked.map_err(|e| errors.push(e)).ok()
     };
-    if let Some(d) = secs("MWS_POLL_INTERVAL_SECS").filter(|d| !d.is_zero()) {
+    if let Some(d) = secs("MWS_POLL_INTERVAL_SECS", Floor::AboveZero) {
         settings.poll_interval = d;
     }
-    if let Some(d) = secs("MWS_IDLE_AFTER_SECS") {
+    if let Some(d) = secs("MWS_IDLE_AFTER_SECS", Floor::Zero) {
         settings.idle_after = d;
     }
-    if let Some(d) = secs("MWS_DEFAULT_MAX_AGE_SECS") {
+    if let Some(d) = secs("MWS_DEFAULT_MAX_AGE_SECS", Floor::Zero) {
         settings.max_age = d;
     }
+    errors
+}
+
+/// Applies `MWS_*` overrides from the daemon's environment; returns the
+/// variables ignored, and why.
+fn apply_env(settings: &mut Settings) -> Vec<String> {
+    apply_vars(settings, |name| {
+        std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+    })
+}
+
+/// What [`load`] found.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The settings to use: the file's (the defaults when it is missing or
+    /// unusable) with the usable `MWS_*` variables applied.
+    pub settings: Settings,
+    /// Why the file could not be used, if it could not.
+    pub file_error: Option<SettingsError>,
+    /// The `MWS_*` variables that were ignored, and why (one line).
+    pub env_error: Option<String>,
 }
 
 /// Loads settings from a file (missing = defaults) plus the environment.
-pub fn load(path: &Path) -> Result<Settings, SettingsError> {
-    let mut settings = match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text).map_err(|reason| SettingsError {
-            path: path.display().to_string(),
-            reason,
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Settings::default(),
-        Err(e) => {
-            return Err(SettingsError {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })
-        }
+/// Never fails: a bad file or variable is reported in the result. Blocks on
+/// the file system (from async code, call it off the runtime's workers).
+pub fn load(path: &Path) -> Loaded {
+    let shown = || path.display().to_string();
+    let (mut settings, file_error) = match read_text(path, CONFIG_CAP) {
+        Ok(None) => (Settings::default(), None),
+        Ok(Some(text)) => match parse(&text) {
+            Ok(settings) => (settings, None),
+            Err(reason) => (
+                Settings::default(),
+                Some(SettingsError::Invalid {
+                    path: shown(),
+                    reason,
+                }),
+            ),
+        },
+        Err(source) => (
+            Settings::default(),
+            Some(SettingsError::Unreadable {
+                path: shown(),
+                source,
+            }),
+        ),
     };
-    apply_env(&mut settings);
-    Ok(settings)
+    let env_errors = apply_env(&mut settings);
+    Loaded {
+        settings,
+        file_error,
+        env_error: (!env_errors.is_empty()).then(|| format!("{}; ignored", env_errors.join("; "))),
+    }
 }
 
 /// Default time a plugin call may take.
@@ -252,12 +386,9 @@ impl PluginSettings {
                     }
                 }
                 ("dirs", _) => return Err("[plugins] dirs must be a list of folder names".into()),
-                ("timeout_secs", v) => match v.as_float().or(v.as_integer().map(|i| i as f64)) {
-                    Some(secs) if secs > 0.0 && secs.is_finite() => {
-                        settings.timeout = Duration::from_secs_f64(secs)
-                    }
-                    _ => return Err("[plugins] timeout_secs must be a number above 0".into()),
-                },
+                ("timeout_secs", v) => {
+                    settings.timeout = toml_secs("plugins.timeout_secs", v, Floor::AboveZero)?
+                }
                 (name, toml::Value::Table(_)) => {
                     let json = serde_json::to_value(value)
                         .map_err(|e| format!("[plugins.{name}] cannot be passed on: {e}"))?;
@@ -306,6 +437,138 @@ mod tests {
     }
 
     #[test]
+    fn bad_numbers_are_errors_never_panics() {
+        for (value, shown) in [
+            ("1e300", "1e300 is out of range (above 0, up to 31536000)"),
+            ("-5", "-5 is out of range"),
+            ("-0.5", "-0.5 is out of range"),
+            ("nan", "nan is not a number"),
+            ("+inf", "inf is out of range"),
+            ("-inf", "-inf is out of range"),
+            ("9223372036854775807", "9223372036854775807 is out of range"),
+            ("31536001", "31536001 is out of range"),
+            ("1e-300", "1e-300 is out of range"),
+            ("0", "0 is out of range"),
+            ("'30'", "\"30\" is not a number of seconds"),
+            ("true", "true is not a number of seconds"),
+        ] {
+            let err = parse(&format!("[poll]\ninterval_secs = {value}\n")).unwrap_err();
+            assert!(
+                err.starts_with("poll.interval_secs: ") && err.contains(shown),
+                "{value}: {err}"
+            );
+        }
+        for (section, key) in [("cache", "max_age_secs"), ("poll", "idle_after_secs")] {
+            for value in [
+                "1e300",
+                "-5",
+                "nan",
+                "inf",
+                "1e19",
+                "18446744073709551615.0",
+            ] {
+                let err = parse(&format!("[{section}]\n{key} = {value}\n")).unwrap_err();
+                assert!(err.starts_with(&format!("{section}.{key}: ")), "{err}");
+                assert!(err.contains("(0 to 31536000)"), "{err}");
+            }
+        }
+        // Integers beyond i64 are TOML errors, reported with their line.
+        let err = parse("[poll]\ninterval_secs = 18446744073709551616\n").unwrap_err();
+        assert!(
+            err.starts_with("line 2 `interval_secs = 18446744073709551616`: "),
+            "{err}"
+        );
+        // The bounds themselves are fine.
+        let s = parse("[cache]\nmax_age_secs = 0\n[poll]\ninterval_secs = 31536000\nidle_after_secs = 31536000.0\n").unwrap();
+        assert_eq!(s.poll_interval, Duration::from_secs(MAX_SECS));
+        assert_eq!(s.idle_after, Duration::from_secs(MAX_SECS));
+        assert_eq!(s.max_age, Duration::ZERO);
+        // Arithmetic the poller does on the largest interval cannot overflow.
+        assert!(s.poll_interval.checked_mul(256).is_some());
+        assert!(s.poll_interval.checked_mul(2).is_some());
+    }
+
+    /// A stand-in for the environment.
+    fn vars(pairs: &[(&'static str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(&str, String)> = pairs.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn bad_variables_are_ignored_and_named() {
+        for value in [
+            "1e300",
+            "-5",
+            "nan",
+            "NaN",
+            "inf",
+            "18446744073709551616",
+            "abc",
+            "0",
+        ] {
+            let mut settings = Settings::default();
+            let errors = apply_vars(
+                &mut settings,
+                vars(&[
+                    ("MWS_POLL_INTERVAL_SECS", value),
+                    ("MWS_IDLE_AFTER_SECS", " 7 "),
+                ]),
+            );
+            assert_eq!(errors.len(), 1, "{value}: {errors:?}");
+            assert!(
+                errors[0].starts_with("MWS_POLL_INTERVAL_SECS: "),
+                "{errors:?}"
+            );
+            assert_eq!(settings.poll_interval, DEFAULT_POLL_INTERVAL);
+            assert_eq!(settings.idle_after, Duration::from_secs(7));
+        }
+        let mut settings = Settings::default();
+        let errors = apply_vars(
+            &mut settings,
+            vars(&[
+                ("MWS_POLL_INTERVAL_SECS", "2.5"),
+                ("MWS_DEFAULT_MAX_AGE_SECS", "1e300"),
+                ("MWS_IDLE_AFTER_SECS", ""),
+            ]),
+        );
+        assert_eq!(settings.poll_interval, Duration::from_millis(2500));
+        assert_eq!(settings.max_age, DEFAULT_MAX_AGE);
+        assert_eq!(settings.idle_after, DEFAULT_IDLE_AFTER);
+        assert_eq!(
+            errors,
+            vec!["MWS_DEFAULT_MAX_AGE_SECS: 1e300 is out of range (0 to 31536000)".to_string()]
+        );
+    }
+
+    #[test]
+    fn an_unusable_file_gives_defaults_and_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let loaded = load(&path);
+        assert!(loaded.file_error.is_none());
+        std::fs::write(&path, "[poll]\ninterval_secs = 1e300\n").unwrap();
+        let loaded = load(&path);
+        assert_eq!(loaded.settings.poll_interval, DEFAULT_POLL_INTERVAL);
+        let err = loaded.file_error.unwrap().to_string();
+        assert!(
+            err.contains("poll.interval_secs: 1e300 is out of range"),
+            "{err}"
+        );
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        let err = load(&path).file_error.unwrap().to_string();
+        assert!(
+            err.contains("character device, not a regular file"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bad_values_are_named() {
         assert!(parse("[poll]\ninterval_secs = -1")
             .unwrap_err()
@@ -333,6 +596,12 @@ mod tests {
         for (text, word) in [
             ("[plugins]\ndirs = 'x'", "dirs"),
             ("[plugins]\ntimeout_secs = 0", "timeout_secs"),
+            (
+                "[plugins]\ntimeout_secs = 1e300",
+                "plugins.timeout_secs: 1e300",
+            ),
+            ("[plugins]\ntimeout_secs = nan", "plugins.timeout_secs: nan"),
+            ("[plugins]\ntimeout_secs = -1", "plugins.timeout_secs: -1"),
             ("[plugins]\nwhat = 1", "what"),
         ] {
             let table: toml::Table = text.parse().unwrap();

@@ -134,13 +134,16 @@ impl Daemon {
         self.credentials
             .resolve(selection, |path| {
                 if let Some(watcher) = self.watcher.get() {
-                    watcher.watch(path);
+                    // Adding a watch touches the file system: not on a worker.
+                    let (watcher, path) = (watcher.clone(), path.to_owned());
+                    tokio::task::spawn_blocking(move || watcher.watch(&path));
                 }
             })
             .await
     }
 
     /// Re-reads every config file the daemon knows (after a file event).
+    /// Blocks on the file system: the watcher runs it on the blocking pool.
     pub(crate) fn reload_configs(&self) {
         let profiles = self.credentials.profiles();
         for path in profiles.paths() {
@@ -159,21 +162,23 @@ impl Daemon {
                 });
             }
         }
-        match crate::settings::load(&crate::settings::config_file()) {
-            Ok(settings) => {
+        let loaded = crate::settings::load(&crate::settings::config_file());
+        match loaded.file_error {
+            None => {
                 let mut current = self.settings.write().unwrap_or_else(|p| p.into_inner());
-                if *current != settings {
+                if *current != loaded.settings {
                     tracing::info!("mws settings reloaded");
-                    *current = settings;
+                    *current = loaded.settings;
                 }
                 drop(current);
                 self.set_config_error("mws config", None);
             }
-            Err(e) => {
+            Some(e) => {
                 tracing::warn!("{e}; keeping the last good settings");
                 self.set_config_error("mws config", Some(e.to_string()));
             }
         }
+        self.set_config_error("mws environment", loaded.env_error);
     }
 
     /// Records (or clears, with `None`) a configuration problem for `status`.

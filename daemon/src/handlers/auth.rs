@@ -7,6 +7,7 @@
 
 use crate::config::{self, ConfigError, Identity, SecretSource};
 use crate::error::Error;
+use crate::files::off_worker;
 use crate::modal_config;
 use crate::secrets::Keyring;
 use crate::state::Daemon;
@@ -31,6 +32,23 @@ pub(super) async fn handle(
         AuthCommand::Remove => remove(daemon, selection).await,
         AuthCommand::Check => check(daemon, selection).await,
     }
+}
+
+/// Runs `work` on the Modal config file off the runtime's workers (it reads
+/// or edits the file; a slow file system holds up this request only).
+async fn on_file<T: Send + 'static>(
+    path: &Path,
+    work: impl FnOnce(&Path) -> T + Send + 'static,
+) -> T {
+    let path = path.to_owned();
+    off_worker(move || work(&path)).await
+}
+
+/// The profile name the selection points at (reads the file when neither
+/// `--profile` nor `MODAL_PROFILE` names one).
+async fn selected_profile_name(selection: &Selection) -> Result<String, ConfigError> {
+    let selection = selection.clone();
+    off_worker(move || config::selected_profile_name(&selection)).await
 }
 
 fn report(
@@ -64,7 +82,7 @@ async fn set(
     verify_first: bool,
 ) -> Result<AuthReport, Error> {
     let path = config::config_path(selection);
-    let profile_name = config::selected_profile_name(selection)?;
+    let profile_name = selected_profile_name(selection).await?;
     if !token_id.starts_with(mws_modal_api::prefixes::API_TOKEN_ID) {
         return Err(Error::BadRequest(format!("Token id '{token_id}' is not an API token id (they start with ak-; proxy tokens wk-… cannot be used here)")));
     }
@@ -76,7 +94,8 @@ async fn set(
             "The secret is not an API token secret (they start with as-)".into(),
         ));
     }
-    let existing = config::summarize(&path)?
+    let existing = on_file(&path, config::summarize)
+        .await?
         .into_iter()
         .find(|p| p.name == profile_name);
     let url = server_url
@@ -100,7 +119,11 @@ async fn set(
     };
     daemon.credentials.keyring()?.set(&token_id, secret).await?;
     daemon.credentials.forget_keyring_secret(&token_id);
-    modal_config::write_profile(&path, &profile_name, &token_id, server_url.as_deref())?;
+    let (name, id) = (profile_name.clone(), token_id.clone());
+    on_file(&path, move |path| {
+        modal_config::write_profile(path, &name, &id, server_url.as_deref())
+    })
+    .await?;
     let profile = AuthProfile {
         profile: profile_name,
         token_id,
@@ -122,9 +145,9 @@ async fn import(
     scrub: bool,
 ) -> Result<AuthReport, Error> {
     let path = config::config_path(selection);
-    let profile_name = config::selected_profile_name(selection)?;
+    let profile_name = selected_profile_name(selection).await?;
     let keyring = daemon.credentials.keyring()?;
-    let table = modal_config::read_table(&path)?;
+    let table = on_file(&path, modal_config::read_table).await?;
     let mut imported = Vec::new();
     let mut notes = Vec::new();
     for (name, value) in &table {
@@ -172,7 +195,11 @@ async fn import(
     }
     if scrub && !imported.is_empty() {
         let names: Vec<String> = imported.iter().map(|p| p.profile.clone()).collect();
-        modal_config::scrub_secrets(&path, &names)?;
+        let scrubbed = names.clone();
+        on_file(&path, move |path| {
+            modal_config::scrub_secrets(path, &scrubbed)
+        })
+        .await?;
         notes.push(format!(
             "Removed token_secret from {} for {}. The official Python client (`modal`) will now need MODAL_TOKEN_SECRET for these profiles.",
             path.display(),
@@ -185,9 +212,10 @@ async fn import(
 /// `mws auth remove`: deletes the selected profile's secret from the keyring.
 async fn remove(daemon: &Daemon, selection: &Selection) -> Result<AuthReport, Error> {
     let path = config::config_path(selection);
-    let profile_name = config::selected_profile_name(selection)?;
+    let profile_name = selected_profile_name(selection).await?;
     let keyring = daemon.credentials.keyring()?;
-    let summary = config::summarize(&path)?
+    let summary = on_file(&path, config::summarize)
+        .await?
         .into_iter()
         .find(|p| p.name == profile_name);
     let Some(token_id) = summary.as_ref().and_then(|s| s.token_id.clone()) else {
@@ -290,8 +318,8 @@ async fn locate(
 async fn list(daemon: &Daemon, selection: &Selection) -> Result<AuthReport, Error> {
     let keyring = daemon.credentials.keyring().ok();
     let path = config::config_path(selection);
-    let summaries = config::summarize(&path)?;
-    let selected = config::selected_profile_name(selection).unwrap_or_default();
+    let summaries = on_file(&path, config::summarize).await?;
+    let selected = selected_profile_name(selection).await.unwrap_or_default();
     let mut profiles = Vec::new();
     for summary in &summaries {
         profiles.push(AuthProfile {
