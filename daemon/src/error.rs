@@ -75,6 +75,7 @@ mod tests {
         let unreachable = Error::from(UpstreamError::Unreachable {
             url: "https://x".into(),
             cause: "refused".into(),
+            maybe_applied: false,
         });
         let reply = unreachable.reply();
         assert_eq!(reply.kind, ErrorKind::Unreachable);

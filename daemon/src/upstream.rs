@@ -4,13 +4,24 @@
 //! client type and version, a fresh idempotency key per logical call reused on
 //! each retry, the attempt number). Transient statuses are retried a bounded
 //! number of times with exponential backoff; everything else fails at once.
-//! A server that cannot be reached is reported as such, naming the URL, within
-//! about ten seconds, instead of the official client's minute of retries: a
-//! refused or unroutable connection fails each attempt within the connect
-//! timeout; a server that accepts the connection but never speaks HTTP/2 (a
-//! black-holing proxy, a hung process) is noticed by an unanswered HTTP/2
-//! PING ([`KEEPALIVE_INTERVAL`] + [`KEEPALIVE_TIMEOUT`]), and no new attempt
-//! starts once a logical call has used [`RETRY_BUDGET`].
+//!
+//! Deadlines: one logical call — DNS, TCP connect, TLS handshake, HTTP/2
+//! setup, every attempt and its whole answer, backoff included — ends within
+//! [`CALL_DEADLINE`] (10 s), instead of the official client's minute of
+//! retries. Each attempt runs under what is left of it
+//! (`tokio::time::timeout`), so a server that accepts and never speaks, a TLS
+//! handshake that never finishes, or an answer trickled a byte a second all
+//! end there, reported as [`UpstreamError::Unreachable`] naming the URL ("no
+//! answer within 10 s"); a mutation cut off that way may have been made, and
+//! its error says so (`maybe_applied`). Inside that bound, a refused or
+//! unroutable connection fails an attempt within [`CONNECT_TIMEOUT`], a
+//! stalled TLS handshake within [`TLS_HANDSHAKE_TIMEOUT`] (so the channel
+//! reconnects afresh next time), and a connection gone silent is noticed by
+//! an unanswered HTTP/2 PING ([`KEEPALIVE_INTERVAL`] + [`KEEPALIVE_TIMEOUT`]);
+//! no new attempt starts once a call has used [`RETRY_BUDGET`]. A server that
+//! is not a gRPC server (an HTTP/1.1 web server, an HTTP/2 one without
+//! `grpc-status`, garbage, plain text on an https:// URL) fails at once with
+//! "Could not connect to the Modal server at URL: …; check MODAL_SERVER_URL".
 
 use crate::config::Identity;
 use mws_ipc::Secret;
@@ -27,19 +38,24 @@ use tonic::{Code, Status};
 pub const MAX_RETRIES: u32 = 3;
 /// Backoff before the first retry; doubles after each.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-/// How long one attempt may take to connect.
+/// How long one logical call may take in all, every attempt included.
+pub const CALL_DEADLINE: Duration = Duration::from_secs(10);
+/// How long one attempt may take to open its TCP connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long one attempt may take in all.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one attempt may take for its TLS handshake (https:// only).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// With a call open and nothing heard from the server for this long, send an
 /// HTTP/2 PING (a live server acknowledges it at once, even while a slow
 /// handler runs; nothing is sent on a connection without open calls).
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// An unacknowledged PING fails the connection after this long.
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
-/// No retry starts after a logical call has taken this long, so a silent
-/// server costs one keep-alive timeout, not one per attempt.
+/// No retry starts after a logical call has taken this long (a retry then
+/// has at least 2 s of [`CALL_DEADLINE`] left).
 pub const RETRY_BUDGET: Duration = Duration::from_secs(8);
+
+/// What a user can check when the server at the URL is not Modal's API.
+const CHECK_URL: &str = "check MODAL_SERVER_URL (or the profile's server_url)";
 
 /// The client's key for one mutation (a UUID it chose). Each upstream
 /// method gets its own key derived from it (UUIDv5), so the two calls of
@@ -106,9 +122,15 @@ pub struct Upstream {
 pub(crate) enum UpstreamError {
     #[error("Invalid server URL '{url}': {detail}")]
     InvalidUrl { url: String, detail: String },
-    /// The server was never reached (refused, unroutable, silent, TLS).
-    #[error("Could not connect to the Modal server at {url}: {cause}")]
-    Unreachable { url: String, cause: String },
+    /// The server was never reached (refused, unroutable, silent, TLS), did
+    /// not answer within [`CALL_DEADLINE`], or is no gRPC server.
+    #[error("Could not connect to the Modal server at {url}: {cause}{}", if *.maybe_applied { MAYBE_APPLIED } else { "" })]
+    Unreachable {
+        url: String,
+        cause: String,
+        /// A change cut off by the deadline may have been made.
+        maybe_applied: bool,
+    },
     /// The server answered, but with something the official client refuses
     /// (e.g. a member role it does not know); the message is the client's.
     #[error("{0}")]
@@ -169,6 +191,30 @@ fn is_transport_failure(status: &Status) -> bool {
             .unwrap_or(false)
 }
 
+/// Why a status shows the server is not a gRPC server at all, if it does:
+/// an HTTP answer without `grpc-status` (a web server or proxy), or bytes
+/// that are not HTTP/2 (an HTTP/1.1 server, garbage).
+fn not_grpc(status: &Status) -> Option<String> {
+    let message = status.message();
+    if let Some(code) =
+        message.strip_prefix("grpc-status header missing, mapped from HTTP status code ")
+    {
+        return Some(format!(
+            "it answered HTTP status {code} without a gRPC status, so it is no gRPC server"
+        ));
+    }
+    if message.starts_with("h2 protocol error") {
+        return Some(format!("it does not speak gRPC over HTTP/2 ({message})"));
+    }
+    None
+}
+
+/// A TLS failure that means the server does not speak TLS at all (an
+/// https:// URL pointing at a plain-text server).
+fn not_tls(cause: &str) -> bool {
+    cause.contains("InvalidContentType") || cause.contains("corrupt message")
+}
+
 fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
@@ -196,14 +242,15 @@ impl Upstream {
         let mut endpoint = Endpoint::from_shared(url.clone())
             .map_err(|e| bad_url(&e))?
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(CALL_TIMEOUT)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
             .keep_alive_timeout(KEEPALIVE_TIMEOUT)
             .user_agent(user_agent)
             .map_err(|e| bad_url(&e))?;
         if url.starts_with("https://") {
-            let mut tls = ClientTlsConfig::new().with_native_roots();
+            let mut tls = ClientTlsConfig::new()
+                .with_native_roots()
+                .timeout(TLS_HANDSHAKE_TIMEOUT);
             if let Some(pem) = &settings.extra_ca_pem {
                 tls = tls.ca_certificate(Certificate::from_pem(pem));
             }
@@ -282,13 +329,35 @@ impl Upstream {
             let mut request = tonic::Request::new(message.clone());
             self.decorate(request.metadata_mut(), &key, attempt, delay);
             self.stats.calls.fetch_add(1, Ordering::Relaxed);
-            let result = send(self.client.clone(), request).await;
+            let left = CALL_DEADLINE.saturating_sub(started.elapsed());
+            let Ok(result) = tokio::time::timeout(left, send(self.client.clone(), request)).await
+            else {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    method,
+                    attempt,
+                    "upstream call: no answer before the deadline"
+                );
+                // The request may have reached the server: a change may
+                // have been made.
+                let error = UpstreamError::Unreachable {
+                    url: self.server_url.clone(),
+                    cause: format!("no answer within {} s", CALL_DEADLINE.as_secs()),
+                    maybe_applied: mutation.is_some(),
+                };
+                return Err(self.failed(error));
+            };
             match result {
                 Ok(response) => return Ok(response.into_inner()),
                 Err(status) => {
                     self.stats.errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(method, attempt, code = ?status.code(), "upstream call failed");
+                    tracing::debug!(method, attempt, code = ?status.code(), message = status.message(), "upstream call failed");
+                    // A server that is not gRPC will not become one on a
+                    // retry (a proxy's 502/503/504 may: those are retried).
+                    let hopeless =
+                        not_grpc(&status).is_some() && status.code() != Code::Unavailable;
                     if is_transient(status.code())
+                        && !hopeless
                         && attempt < MAX_RETRIES
                         && started.elapsed() + delay < RETRY_BUDGET
                     {
@@ -304,27 +373,44 @@ impl Upstream {
                         *maybe_applied =
                             mutation.is_some() && attempt > 0 && is_transient(status.code());
                     }
-                    *self
-                        .stats
-                        .last_error
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
-                    return Err(error);
+                    return Err(self.failed(error));
                 }
             }
         }
     }
 
+    /// Records a call's final error for `mws daemon status`.
+    fn failed(&self, error: UpstreamError) -> UpstreamError {
+        *self
+            .stats
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
+        error
+    }
+
     fn map_status(&self, status: &Status) -> UpstreamError {
-        if is_transport_failure(status) {
-            use std::error::Error;
-            let cause = status
-                .source()
-                .map(root_cause)
-                .unwrap_or_else(|| status.message().to_string());
+        if let Some(why) = not_grpc(status) {
             return UpstreamError::Unreachable {
                 url: self.server_url.clone(),
-                cause: cause.replace('\n', " "),
+                cause: format!("{}; {CHECK_URL}", why.replace('\n', " ")),
+                maybe_applied: false,
+            };
+        }
+        if is_transport_failure(status) {
+            use std::error::Error;
+            let mut cause = status
+                .source()
+                .map(root_cause)
+                .unwrap_or_else(|| status.message().to_string())
+                .replace('\n', " ");
+            if not_tls(&cause) {
+                cause = format!("it does not speak TLS ({cause}); {CHECK_URL}");
+            }
+            return UpstreamError::Unreachable {
+                url: self.server_url.clone(),
+                cause,
+                maybe_applied: false,
             };
         }
         let message = status.message().trim();
