@@ -32,6 +32,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => usage::exit_on_parse_error(error, &argv),
     };
+    if let Err(error) = output::check_stdout_open() {
+        report(&error);
+        return ExitCode::FAILURE;
+    }
     match commands::run(cli) {
         Ok(code) => code,
         Err(error) => {

@@ -5,10 +5,34 @@
 //! that is how the CLI has no import cycles.
 //!
 //! Writing is broken-pipe-safe: `mws … | head` closes stdout early, and that
-//! is not an error (the official CLI exits quietly too).
+//! is not an error (the official CLI exits quietly too) — except for a secret
+//! shown once ([`emit_secret`]). Any other failure to write is an error
+//! (exit 1): stdout full (`>/dev/full`), or closed before mws started
+//! (`>&-`, which Rust's runtime would silently turn into /dev/null).
 
 use mws_ipc::ErrorReply;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether fd 1 was closed when the process started. Rust's runtime opens
+/// /dev/null on a closed fd 0–2 before `main`, so writes would "succeed";
+/// this is looked at earlier, by a function in `.init_array` (run by the
+/// C runtime before `main`).
+static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
+
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
+
+#[cfg(target_os = "linux")]
+extern "C" fn note_closed_stdout() {
+    // SAFETY: F_GETFD on fd 1 only reads the descriptor's flags; it fails
+    // (EBADF) exactly when fd 1 is not open.
+    if unsafe { libc::fcntl(1, libc::F_GETFD) } == -1 {
+        STDOUT_CLOSED_AT_START.store(true, Ordering::Relaxed);
+    }
+}
 
 /// Failures with their own presentation (see `main.rs`). Other errors (the
 /// client's, invalid arguments) travel as plain `anyhow` errors.
@@ -33,8 +57,22 @@ pub enum Written {
     ReaderGone,
 }
 
+/// Fails when stdout was closed before mws started: checked before any
+/// command runs, so that nothing is changed whose outcome cannot be shown.
+pub fn check_stdout_open() -> anyhow::Result<()> {
+    if STDOUT_CLOSED_AT_START.load(Ordering::Relaxed) {
+        anyhow::bail!(
+            "cannot write to stdout: it is closed, so nothing was done (to discard the output, use >/dev/null)"
+        );
+    }
+    Ok(())
+}
+
 /// Writes all of `text` to stdout at once and flushes it.
 pub fn write_stdout(text: &str) -> std::io::Result<Written> {
+    if STDOUT_CLOSED_AT_START.load(Ordering::Relaxed) {
+        return Err(std::io::Error::other("it was closed when mws started"));
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
@@ -50,6 +88,22 @@ pub fn emit(text: &str) -> anyhow::Result<()> {
     write_stdout(text)
         .map(|_| ())
         .context("cannot write to stdout")
+}
+
+/// Writes `text`, which holds a secret shown only once, to stdout. If it
+/// cannot be written (stdout full or closed, or the reader gone), the error
+/// says that `created` was made and how to get rid of it (`remedy`): the
+/// secret is lost.
+pub fn emit_secret(text: &str, created: &str, remedy: &str) -> anyhow::Result<()> {
+    let cause = match write_stdout(text) {
+        Ok(Written::Yes) => return Ok(()),
+        Ok(Written::ReaderGone) => "the reader of stdout went away".to_string(),
+        Err(e) => format!("cannot write to stdout: {e}"),
+    };
+    anyhow::bail!(
+        "{created} was created, but its secret could not be printed ({cause}); \
+         it is shown only once: {remedy}"
+    )
 }
 
 /// `✓` (green on a terminal), the official CLI's mark for success.

@@ -28,9 +28,10 @@ impl LocalSettings {
     /// `mws-emulator` binary from `MWS_EMULATOR_PATH`, the daemon's own folder,
     /// or `PATH`.
     pub fn from_env() -> Self {
+        // A relative XDG_DATA_HOME is ignored, as the XDG spec says.
         let data_home = std::env::var_os("XDG_DATA_HOME")
-            .filter(|v| !v.is_empty())
             .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
             .unwrap_or_else(|| {
                 PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into()))
                     .join(".local/share")

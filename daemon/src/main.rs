@@ -3,6 +3,8 @@
 //! socket is bound (`ok`), that another daemon already runs
 //! (`already-running`, exit 3), or why it could not start (`error: …`).
 
+mod log_file;
+
 use anyhow::{Context, Result};
 use clap::Parser;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
@@ -61,10 +63,12 @@ impl Readiness {
     }
 }
 
+/// `$XDG_STATE_HOME/mws/mwsd.log`; a relative `XDG_STATE_HOME` is ignored,
+/// as the XDG spec says.
 fn default_log_file() -> PathBuf {
     let state = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into()))
                 .join(".local/state")
@@ -90,18 +94,16 @@ fn init_logging(args: &Args) -> Result<()> {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
             }
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
+            let file = log_file::CappedFile::open(&path, log_file::cap_from_env())
                 .with_context(|| format!("cannot open log file {}", path.display()))?;
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
             builder
                 .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
+                .with_writer(std::sync::Mutex::new(log_file::LogWriter::file(file)))
                 .init();
         }
-        None => builder.with_writer(std::io::stderr).init(),
+        None => builder
+            .with_writer(std::sync::Mutex::new(log_file::LogWriter::stderr()))
+            .init(),
     }
     Ok(())
 }

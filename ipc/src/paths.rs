@@ -1,6 +1,7 @@
 //! Where the daemon's socket lives, and the checks that keep other users out.
 //!
-//! `$XDG_RUNTIME_DIR/mws/` when that variable is set, else `/tmp/mws-<uid>/`.
+//! `$XDG_RUNTIME_DIR/mws/` when that variable is set to an absolute path, else
+//! `/tmp/mws-<uid>/` (the XDG spec says a relative path is to be ignored).
 //! The folder is created with mode 0700; an existing one is refused if it is a
 //! symlink, is owned by another user, or is open to group or others. Anyone who
 //! cannot enter the folder cannot reach the socket; the daemon also checks the
@@ -37,10 +38,11 @@ pub fn current_uid() -> u32 {
     rustix::process::getuid().as_raw()
 }
 
-/// The runtime folder for this user, from the given `XDG_RUNTIME_DIR` value.
+/// The runtime folder for this user, from the given `XDG_RUNTIME_DIR` value;
+/// an empty or relative one is ignored.
 pub fn runtime_dir_from(xdg_runtime_dir: Option<&str>) -> PathBuf {
     match xdg_runtime_dir {
-        Some(dir) if !dir.is_empty() => Path::new(dir).join("mws"),
+        Some(dir) if Path::new(dir).is_absolute() => Path::new(dir).join("mws"),
         _ => PathBuf::from(format!("/tmp/mws-{}", current_uid())),
     }
 }
@@ -127,6 +129,10 @@ mod tests {
         assert!(fallback
             .to_string_lossy()
             .ends_with(&current_uid().to_string()));
+        // Empty and relative values are ignored, as the XDG spec says.
+        for ignored in ["", "run", "./run", "run/user/1000"] {
+            assert_eq!(runtime_dir_from(Some(ignored)), fallback, "{ignored:?}");
+        }
     }
 
     #[test]

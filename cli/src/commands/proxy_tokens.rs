@@ -51,7 +51,14 @@ pub fn run(profile: Option<String>, command: ProxyTokensCommand) -> anyhow::Resu
             } else {
                 render::created_box(&token, term::width())
             };
-            emit(&text)?;
+            crate::output::emit_secret(
+                &text,
+                &format!("Proxy token {}", render::py_repr(&token.token_id)),
+                &format!(
+                    "delete it with `mws proxy-tokens delete {} --yes` and create another",
+                    token.token_id
+                ),
+            )?;
         }
         ProxyTokensCommand::Update {
             token_id,

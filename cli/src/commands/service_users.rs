@@ -125,7 +125,11 @@ fn create(
         }
         text
     };
-    emit(&text)
+    crate::output::emit_secret(
+        &text,
+        &format!("Service User '{name}'"),
+        &format!("delete it with `mws service-users delete {name} --yes` and create it again"),
+    )
 }
 
 /// The official CLI's four outcomes of `set-role`, given the role before.
