@@ -161,10 +161,21 @@ pub enum Command {
     #[command(subcommand)]
     Plugins(PluginsCommand),
 
-    /// List the alerts plugins raise now (e.g. proxy tokens past their maximum age).
+    /// List what alert plugins say of the workspace's credentials now: tokens
+    /// and service users about to expire or expired, your own credential's
+    /// expiry, unused or disabled member tokens, old proxy tokens.
+    ///
+    /// Exits 1 when an alert is at or above --fail-on (default: warning), so
+    /// `mws alerts` in cron or CI fails before a credential expires.
     Alerts {
         #[command(flatten)]
         output: JsonFlag,
+        /// Exit 1 when an alert is at least this level.
+        #[arg(long, value_name = "LEVEL", default_value = "warning",
+              value_parser = ["info", "warning", "critical", "expired", "never"])]
+        fail_on: String,
+        #[command(flatten)]
+        freshness: FreshnessArgs,
     },
 
     /// Follow changes to the workspace (tokens, members) as they happen.
@@ -284,6 +295,18 @@ pub enum ServiceUsersCommand {
         service_user_name: String,
         environment_name: String,
         role: String,
+    },
+    /// Explain how to replace a Service User's credential (mws only).
+    ///
+    /// Modal cannot issue a new credential for an existing Service User, so
+    /// this prints the commands that replace it with a new one holding the
+    /// same environment roles, and changes nothing.
+    #[command(arg_required_else_help = true)]
+    Rotate {
+        name: String,
+        /// The new Service User's expiration (as for `create`).
+        #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+        expires_in: Option<String>,
     },
 }
 
@@ -412,6 +435,25 @@ pub enum ProxyTokensCommand {
         /// Run without pausing for confirmation.
         #[arg(verbatim_doc_comment, short, long)]
         yes: bool,
+    },
+
+    /// Replace a proxy token (mws only): a new token with the same name, scope
+    /// and environments, its secret shown once, then the old one deleted.
+    ///
+    /// Done exactly once even if mwsd dies midway (running it again finishes
+    /// the same rotation). If a step fails, nothing is undone: mws says what
+    /// exists now and what to run.
+    #[command(arg_required_else_help = true)]
+    Rotate {
+        token_id: String,
+        /// Keep the old token (delete it yourself once nothing uses it).
+        #[arg(long)]
+        keep_old: bool,
+        /// Run without pausing for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+        #[command(flatten)]
+        output: JsonFlag,
     },
 }
 

@@ -10,7 +10,7 @@ use crate::args::{AuthCommand as Args, JsonFlag};
 use crate::client::Retry;
 use crate::output::{self, emit};
 use crate::request::{self, unexpected};
-use crate::{selection, term};
+use crate::term;
 use mws_ipc::{AuthCommand, AuthReport, Request, Response, Secret};
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -39,7 +39,7 @@ fn read_secret(from_stdin: bool) -> anyhow::Result<Secret> {
 /// to a second daemon (`Retry::Unsafe`).
 fn send(profile: Option<String>, command: AuthCommand) -> anyhow::Result<AuthReport> {
     let request = Request::Auth {
-        selection: selection::from_env(profile, |name| std::env::var_os(name)),
+        selection: mws_ipc::Selection::from_env(profile, |name| std::env::var_os(name)),
         command,
     };
     // `request` (with any secret in it) is zeroed when this returns.

@@ -16,7 +16,6 @@ mod output;
 mod plugins;
 mod render;
 mod request;
-mod selection;
 mod term;
 mod usage;
 mod validate;

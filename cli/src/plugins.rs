@@ -1,5 +1,5 @@
 //! Plugin commands: `--format NAME` for the list commands, `mws plugins
-//! list`, `mws alerts`.
+//! list`.
 //!
 //! Plugins run in the daemon's plugin host, never in this process: for
 //! `--format NAME` the CLI first renders the rows as `--json` would (so
@@ -10,9 +10,8 @@
 use crate::args::{FormatArg, JsonFlag};
 use crate::client::Retry;
 use crate::output::emit;
-use crate::render;
 use crate::request::{self, unexpected};
-use mws_ipc::{Alert, PluginInfo, PluginState, Request, Response};
+use mws_ipc::{PluginInfo, PluginState, Request, Response};
 use serde::Serialize;
 use std::process::ExitCode;
 use unicode_width::UnicodeWidthStr;
@@ -70,14 +69,14 @@ struct PluginJson<'a> {
     last_error: Option<&'a str>,
 }
 
-fn pretty<T: Serialize>(value: &T) -> anyhow::Result<String> {
+pub(crate) fn pretty<T: Serialize>(value: &T) -> anyhow::Result<String> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     Ok(text)
 }
 
 /// Lays out rows as left-aligned columns separated by two spaces.
-fn columns(rows: &[Vec<String>]) -> Vec<String> {
+pub(crate) fn columns(rows: &[Vec<String>]) -> Vec<String> {
     let count = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..count)
         .map(|i| {
@@ -174,68 +173,6 @@ pub fn list(output: JsonFlag) -> anyhow::Result<ExitCode> {
         pretty(&rows)?
     } else {
         plugins_text(&plugins)
-    };
-    emit(&text)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-#[derive(Serialize)]
-struct AlertJson<'a> {
-    level: &'a str,
-    kind: &'a str,
-    token_id: &'a str,
-    workspace: &'a str,
-    server_url: &'a str,
-    message: &'a str,
-    plugin: &'a str,
-    since: Option<String>,
-}
-
-/// `mws alerts [--json]`.
-pub fn alerts(output: JsonFlag) -> anyhow::Result<ExitCode> {
-    let alerts = match request::send(&Request::Alerts, Retry::Safe)? {
-        Response::Alerts(alerts) => alerts,
-        other => return Err(unexpected(&other)),
-    };
-    let tz = render::time::local_zone();
-    let text = if output.json {
-        let rows: Vec<AlertJson<'_>> = alerts
-            .iter()
-            .map(|a: &Alert| AlertJson {
-                level: &a.level,
-                kind: &a.kind,
-                token_id: &a.token_id,
-                workspace: &a.workspace,
-                server_url: &a.server_url,
-                message: &a.message,
-                plugin: &a.plugin,
-                since: render::time::json_timestamp(a.since, &tz),
-            })
-            .collect();
-        pretty(&rows)?
-    } else if alerts.is_empty() {
-        "No alerts.\n".to_string()
-    } else {
-        let mut rows = vec![vec![
-            "LEVEL".to_string(),
-            "TOKEN".into(),
-            "WORKSPACE".into(),
-            "MESSAGE".into(),
-        ]];
-        for a in &alerts {
-            rows.push(vec![
-                a.level.clone(),
-                a.token_id.clone(),
-                a.workspace.clone(),
-                a.message.clone(),
-            ]);
-        }
-        let mut text: String = columns(&rows)
-            .iter()
-            .map(|l| format!("{}\n", l.trim_end()))
-            .collect();
-        text.shrink_to_fit();
-        text
     };
     emit(&text)?;
     Ok(ExitCode::SUCCESS)

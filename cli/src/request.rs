@@ -5,7 +5,6 @@
 
 use crate::client::{Client, Exchange, Retry};
 use crate::output::CommandError;
-use crate::selection;
 use mws_ipc::{Freshness, Request, Response, WorkspaceCommand};
 
 /// The daemon's answer, its `Error` turned into a [`CommandError`].
@@ -42,7 +41,7 @@ pub fn workspace(
         .is_mutation()
         .then(|| uuid::Uuid::new_v4().to_string());
     let request = Request::Workspace {
-        selection: selection::from_env(profile, |name| std::env::var_os(name)),
+        selection: mws_ipc::Selection::from_env(profile, |name| std::env::var_os(name)),
         freshness,
         command,
         idempotency_key,

@@ -7,7 +7,6 @@ use crate::client::Client;
 use crate::output::{self, Written};
 use crate::render::time;
 use crate::request::answer;
-use crate::selection;
 use anyhow::Context as _;
 use mws_ipc::{Event, Request, Response};
 use std::process::ExitCode;
@@ -42,7 +41,9 @@ pub fn human_line(event: &Event, tz: &jiff::tz::TimeZone) -> String {
 
 pub fn run(profile: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
     let request = Request::Watch {
-        selection: Some(selection::from_env(profile, |name| std::env::var_os(name))),
+        selection: Some(mws_ipc::Selection::from_env(profile, |name| {
+            std::env::var_os(name)
+        })),
     };
     let mut subscription = Client::new().subscribe(&request)?;
     drop(request);

@@ -1,4 +1,5 @@
-//! Desktop notifications for workspace changes, over the freedesktop
+//! Desktop notifications for workspace changes and alerts (urgency rising
+//! with the alert's level), over the freedesktop
 //! notification API on the session D-Bus (notify-rust's async zbus client, on
 //! the daemon's tokio runtime; never a blocking call).
 //!
@@ -48,7 +49,7 @@ pub fn spawn(daemon: Arc<Daemon>) {
             let Some(kind) = event.kind() else {
                 continue;
             };
-            if !settings.notify_events.contains(&kind) {
+            if !settings.notifies(&kind) {
                 continue;
             }
             let (summary, body) = notification(&event);
@@ -56,6 +57,7 @@ pub fn spawn(daemon: Arc<Daemon>) {
                 .appname("mws")
                 .summary(&summary)
                 .body(&body)
+                .urgency(urgency(&event))
                 .show_async()
                 .await;
             match result {
@@ -74,6 +76,19 @@ pub fn spawn(daemon: Arc<Daemon>) {
             }
         }
     });
+}
+
+/// Urgency rises with an alert's level: `info` low, `warning` normal,
+/// `critical` and `expired` critical; workspace changes are normal.
+fn urgency(event: &DaemonEvent) -> notify_rust::Urgency {
+    match event {
+        DaemonEvent::Alert(alert) => match mws_ipc::alert_level_rank(&alert.level) {
+            0 | 1 => notify_rust::Urgency::Low,
+            2 => notify_rust::Urgency::Normal,
+            _ => notify_rust::Urgency::Critical,
+        },
+        _ => notify_rust::Urgency::Normal,
+    }
 }
 
 fn set_state(daemon: &Daemon, state: &str) {

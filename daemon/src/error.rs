@@ -37,6 +37,9 @@ pub(crate) enum Error {
     /// Credentials that cannot be used (e.g. not an API token id).
     #[error("{0}")]
     Credentials(String),
+    /// The daemon's own files (e.g. a rotation plan) could not be written.
+    #[error("{0}")]
+    State(String),
 }
 
 impl Error {
@@ -50,7 +53,7 @@ impl Error {
             Error::Config(e) if e.is_credentials() => ErrorKind::Credentials,
             Error::Config(_) | Error::ModalConfig(_) => ErrorKind::Config,
             Error::Keyring(_) | Error::Credentials(_) => ErrorKind::Credentials,
-            Error::Local(_) => ErrorKind::Internal,
+            Error::Local(_) | Error::State(_) => ErrorKind::Internal,
             Error::Plugin(e) if e.is_bad_request() => ErrorKind::BadRequest,
             Error::Plugin(_) => ErrorKind::Internal,
             Error::BadRequest(_) => ErrorKind::BadRequest,

@@ -1,8 +1,9 @@
 //! The daemon's events: one typed enum on one bus.
 //!
 //! Sessions publish what they noticed ([`Change`]s found by diffing two
-//! snapshots of a collection, and every fresh snapshot as
-//! [`DaemonEvent::TokensRefreshed`]); the plugin manager publishes the
+//! snapshots of a collection, and, whenever a credential list was fetched,
+//! everything known of the identity's credentials as
+//! [`DaemonEvent::CredentialsRefreshed`]); the plugin manager publishes the
 //! alerts its plugins raise. Everybody else subscribes: `mws watch`
 //! connections, desktop notifications, and the plugin manager itself —
 //! nobody calls anybody as a side effect of a fetch.
@@ -16,7 +17,9 @@
 //! server sends no user id). The first snapshot of an identity is a baseline
 //! and produces no events.
 
-use mws_ipc::{Alert, Event, Member, MemberToken, ProxyToken, ServiceUser, WorkspaceSettings};
+use mws_ipc::{
+    Alert, Event, Member, MemberToken, ProxyToken, ServiceUser, TokenInfo, WorkspaceSettings,
+};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -166,12 +169,22 @@ pub(crate) struct WorkspaceEvent {
     pub change: Change,
 }
 
-/// A fresh proxy-token list (for plugins that judge tokens).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Refreshed {
+/// Everything an identity knows of its workspace's credentials, for the
+/// plugins that judge them. Each list is the last one fetched (`None`:
+/// never fetched, or the identity may not read it), so a snapshot never
+/// forgets a kind because another kind was just refreshed.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub(crate) struct Credentials {
     pub server_url: String,
     pub workspace: String,
-    pub tokens: Vec<ProxyToken>,
+    /// The identity's own token id (alerts are kept per identity).
+    #[serde(skip)]
+    pub identity: String,
+    /// The identity's own credential, as `TokenInfoGet` describes it.
+    pub credential: Option<TokenInfo>,
+    pub proxy_tokens: Option<Vec<ProxyToken>>,
+    pub service_users: Option<Vec<ServiceUser>>,
+    pub member_tokens: Option<Vec<MemberToken>>,
 }
 
 /// Everything published on the bus.
@@ -180,8 +193,8 @@ pub(crate) enum DaemonEvent {
     Workspace(WorkspaceEvent),
     /// An alert a plugin raised (announced once per subject and level).
     Alert(Alert),
-    /// Internal: a token list was fetched; never streamed.
-    TokensRefreshed(Arc<Refreshed>),
+    /// Internal: a credential list was fetched; never streamed.
+    CredentialsRefreshed(Arc<Credentials>),
 }
 
 impl DaemonEvent {
@@ -191,7 +204,7 @@ impl DaemonEvent {
         match self {
             DaemonEvent::Workspace(e) => Some(e.change.kind().to_string()),
             DaemonEvent::Alert(a) => Some(format!("alert.{}", a.kind)),
-            DaemonEvent::TokensRefreshed(_) => None,
+            DaemonEvent::CredentialsRefreshed(_) => None,
         }
     }
 
@@ -200,7 +213,7 @@ impl DaemonEvent {
         match self {
             DaemonEvent::Workspace(e) => (&e.server_url, &e.workspace),
             DaemonEvent::Alert(a) => (&a.server_url, &a.workspace),
-            DaemonEvent::TokensRefreshed(r) => (&r.server_url, &r.workspace),
+            DaemonEvent::CredentialsRefreshed(r) => (&r.server_url, &r.workspace),
         }
     }
 
@@ -217,7 +230,7 @@ impl DaemonEvent {
                 Value::Null,
                 serde_json::to_value(a).unwrap_or(Value::Null),
             ),
-            DaemonEvent::TokensRefreshed(_) => return None,
+            DaemonEvent::CredentialsRefreshed(_) => return None,
         };
         let (server_url, workspace) = self.place();
         let description = describe(self);
@@ -350,7 +363,7 @@ pub(crate) fn describe(event: &DaemonEvent) -> Description {
             };
             (title, a.message.clone())
         }
-        DaemonEvent::TokensRefreshed(r) => ("Proxy tokens refreshed", r.workspace.clone()),
+        DaemonEvent::CredentialsRefreshed(r) => ("Credentials refreshed", r.workspace.clone()),
     };
     Description {
         title: title.to_string(),
@@ -626,10 +639,10 @@ mod tests {
 
     #[test]
     fn internal_events_never_leave_the_daemon() {
-        let refreshed = DaemonEvent::TokensRefreshed(Arc::new(Refreshed {
+        let refreshed = DaemonEvent::CredentialsRefreshed(Arc::new(Credentials {
             server_url: "http://x".into(),
             workspace: "acme".into(),
-            tokens: Vec::new(),
+            ..Credentials::default()
         }));
         assert!(refreshed.to_wire().is_none());
         assert!(refreshed.kind().is_none());

@@ -35,6 +35,7 @@ mod server;
 mod session;
 mod settings;
 mod state;
+mod state_dir;
 mod upstream;
 
 pub use desktop::spawn as spawn_notifications;

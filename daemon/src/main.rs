@@ -234,6 +234,7 @@ fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
             Err(e) => tracing::warn!("plugins disabled: cannot find mwsd's own path: {e}"),
         }
         daemon.start_config_watcher();
+        daemon.watch_default_identity();
         mwsd::run(daemon, listener, shutdown_signal()).await;
         anyhow::Ok(())
     })?;

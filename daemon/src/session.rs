@@ -12,7 +12,7 @@
 
 use crate::cache::Slot;
 use crate::error::Error;
-use crate::events::{self, Bus, Change, DaemonEvent, Refreshed, WorkspaceEvent};
+use crate::events::{self, Bus, Change, Credentials, DaemonEvent, WorkspaceEvent};
 use crate::settings::{self, SharedSettings};
 use crate::upstream::{MutationKey, Upstream, UpstreamError};
 use mws_ipc::{
@@ -42,7 +42,9 @@ pub(crate) struct CacheAges {
     pub polling: bool,
 }
 
+mod credentials;
 mod member_tokens;
+mod rotation;
 mod service_users;
 mod settings_group;
 
@@ -63,6 +65,11 @@ pub(crate) struct Session {
     /// with the first command, for `status`; `None` when the server would
     /// not say).
     token_info: tokio::sync::OnceCell<Option<TokenInfo>>,
+    /// The last answer of each credential list, for the judges
+    /// ([`credentials`]).
+    credentials: Mutex<Credentials>,
+    service_users_denied: AtomicBool,
+    member_tokens_denied: AtomicBool,
     token_environments: Mutex<HashMap<String, Vec<String>>>,
     scoped_cursor: AtomicUsize,
     last_used: Mutex<Instant>,
@@ -125,7 +132,15 @@ fn jittered(base: Duration) -> Duration {
 
 impl Session {
     pub(crate) fn new(upstream: Upstream, bus: Bus) -> Self {
+        let credentials = Mutex::new(Credentials {
+            server_url: upstream.server_url.clone(),
+            identity: upstream.token_id.clone(),
+            ..Credentials::default()
+        });
         Self {
+            credentials,
+            service_users_denied: AtomicBool::new(false),
+            member_tokens_denied: AtomicBool::new(false),
             upstream,
             workspace: tokio::sync::OnceCell::new(),
             environment_ids: Mutex::new(HashMap::new()),
@@ -248,12 +263,7 @@ impl Session {
     async fn fetch_tokens(&self) -> Result<Vec<ProxyToken>, UpstreamError> {
         let response = self.upstream.token_list().await?;
         let tokens: Vec<ProxyToken> = response.tokens.iter().map(token_from_proto).collect();
-        self.bus
-            .publish(DaemonEvent::TokensRefreshed(Arc::new(Refreshed {
-                server_url: self.upstream.server_url.clone(),
-                workspace: self.known_workspace_name().unwrap_or_default(),
-                tokens: tokens.clone(),
-            })));
+        self.record(credentials::Known::ProxyTokens(tokens.clone()));
         Ok(tokens)
     }
 
@@ -278,7 +288,7 @@ impl Session {
     pub(crate) async fn begin(&self) -> Result<(), UpstreamError> {
         self.touch();
         self.workspace_name().await?;
-        self.fetch_token_info().await;
+        self.credential_info().await;
         Ok(())
     }
 
@@ -344,40 +354,37 @@ impl Session {
         .await
     }
 
-    /// Polls the collections of the workspace group a request has read
-    /// (they need a manager's rights, so they are not polled otherwise); a
+    /// Polls the rest of the workspace group: the settings once a request
+    /// has read them (they need a manager's rights), and the credential
+    /// lists the judges need unless this identity may not read them. A
     /// failure here is logged, not fatal to the poll.
     async fn poll_workspace_group(&self) -> Result<(), UpstreamError> {
-        let listed =
-            |ages: Option<(Option<Duration>, Option<Duration>)>| matches!(ages, Some((Some(_), _)));
-        if listed(self.settings.ages()) {
+        if matches!(self.settings.ages(), Some((Some(_), _))) {
             if let Err(e) = self.workspace_settings(Duration::ZERO).await {
                 tracing::debug!("settings poll failed: {e}");
             }
         }
-        if listed(self.service_users.ages()) {
-            if let Err(e) = self.service_users(Duration::ZERO).await {
-                tracing::debug!("service users poll failed: {e}");
-            }
-        }
-        if listed(self.member_tokens.ages()) {
-            if let Err(e) = self.member_tokens(Duration::ZERO).await {
-                tracing::debug!("member tokens poll failed: {e}");
-            }
-        }
+        self.poll_credentials().await;
         Ok(())
     }
 
-    /// Asks the server about the credential itself, once (for `status`).
-    async fn fetch_token_info(&self) {
+    /// What the server says of the credential itself, asked once (for
+    /// `auth check`, `status` and the judges); `None` when it would not say.
+    pub(crate) async fn credential_info(&self) -> Option<TokenInfo> {
         self.token_info
             .get_or_init(|| async {
-                self.token_info()
+                let info = self
+                    .token_info()
                     .await
                     .map_err(|e| tracing::debug!("token info unavailable: {e}"))
-                    .ok()
+                    .ok();
+                if let Some(info) = &info {
+                    self.record(credentials::Known::Credential(info.clone()));
+                }
+                info
             })
-            .await;
+            .await
+            .clone()
     }
 
     /// The proxy tokens usable in one environment.
@@ -404,7 +411,7 @@ impl Session {
         name: &str,
         mutation: Option<&MutationKey>,
     ) -> Result<CreatedToken, Error> {
-        let created = self.upstream.token_create(name, mutation).await?;
+        let created = self.upstream.token_create(name, false, mutation).await?;
         self.after_token_mutation(|after| {
             after
                 .iter()

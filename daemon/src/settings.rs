@@ -59,6 +59,16 @@ pub struct Settings {
     pub plugins: PluginSettings,
 }
 
+impl Settings {
+    /// True when events of `kind` raise a desktop notification
+    /// (`alert.*` in the list stands for every alert kind).
+    pub(crate) fn notifies(&self, kind: &str) -> bool {
+        self.notify_events
+            .iter()
+            .any(|e| e == kind || (e == "alert.*" && kind.starts_with("alert.")))
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -71,8 +81,10 @@ impl Default for Settings {
                 "token.deleted",
                 "member.joined",
                 "member.left",
-                // The expiry plugin's alert (any `alert.*` kind may be named).
-                "alert.token_age",
+                "service_user.created",
+                "service_user.deleted",
+                // Every plugin's alerts (or name one: `alert.token_age`).
+                "alert.*",
             ]
             .iter()
             .map(|s| s.to_string())

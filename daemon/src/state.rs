@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Key of a session: one identity, and a digest of the secret it was opened
@@ -109,6 +109,7 @@ impl Daemon {
     pub fn start_plugins(&self, exe: PathBuf) {
         self.plugins.start(
             exe,
+            Some(crate::state_dir::alerts_file()),
             self.bus.clone(),
             self.settings.clone(),
             self.shutdown_signal(),
@@ -230,6 +231,41 @@ impl Daemon {
 
     /// Starts the session's poller unless it runs (an identity the server
     /// accepted is worth polling).
+    /// From the start: the identity the daemon's own environment selects
+    /// (as the CLI's would: `MODAL_TOKEN_*`, `MODAL_PROFILE`, the active
+    /// profile of the Modal config file) has its credentials read and
+    /// judged at once and is then polled, so alerts hold before any command
+    /// runs. An identity that does not resolve or answer is left alone, and
+    /// nothing is asked when no plugin judges credentials.
+    pub fn watch_default_identity(self: &Arc<Self>) {
+        let daemon = self.clone();
+        tokio::spawn(async move {
+            // Only worth the calls when a plugin judges credentials.
+            if crate::plugins::judges_in(&daemon.plugins.list().await).is_empty() {
+                return;
+            }
+            let selection = Selection::from_env(None, |name| std::env::var_os(name));
+            let identity = match daemon.resolve(&selection).await {
+                Ok(identity) => identity,
+                Err(e) => {
+                    tracing::info!("no identity to watch from the start: {e}");
+                    return;
+                }
+            };
+            let session = match daemon.session_for(&identity) {
+                Ok(session) => session,
+                Err(e) => {
+                    tracing::info!("no identity to watch from the start: {e}");
+                    return;
+                }
+            };
+            match session.credentials(Duration::ZERO).await {
+                Ok(_) => daemon.keep_polling(&session),
+                Err(e) => tracing::info!("the default identity does not answer: {e}"),
+            }
+        });
+    }
+
     pub(crate) fn keep_polling(&self, session: &Arc<Session>) {
         session.ensure_poller(self.settings.clone(), self.shutdown_signal());
     }

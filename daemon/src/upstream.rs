@@ -69,6 +69,17 @@ impl MutationKey {
         uuid::Uuid::parse_str(text).ok().map(MutationKey)
     }
 
+    /// A key for one part of this mutation (e.g. one environment of a
+    /// rotation), derived so that a resent mutation derives the same one.
+    pub fn derive(&self, part: &str) -> Self {
+        MutationKey(uuid::Uuid::new_v5(&self.0, part.as_bytes()))
+    }
+
+    /// The key itself, e.g. to name what is kept about this mutation.
+    pub fn as_uuid(&self) -> uuid::Uuid {
+        self.0
+    }
+
     /// The `x-idempotency-key` for one upstream method of this mutation.
     pub fn for_method(&self, method: &str) -> String {
         uuid::Uuid::new_v5(&self.0, method.as_bytes()).to_string()
@@ -468,10 +479,11 @@ impl Upstream {
     pub async fn token_create(
         &self,
         name: &str,
+        scoped: bool,
         mutation: Option<&MutationKey>,
     ) -> Result<proto::TokenCreateResponse, UpstreamError> {
         let request = proto::WebhookTokenCreateRequest {
-            scoped: false,
+            scoped,
             name: name.to_string(),
         };
         self.call(

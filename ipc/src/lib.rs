@@ -41,6 +41,7 @@
 pub mod codec;
 pub mod frame;
 pub mod paths;
+mod selection;
 mod types;
 
 pub use codec::{CodecError, Encoding, MAX_FRAME_LEN};
@@ -49,4 +50,6 @@ pub use types::*;
 /// Major version of this protocol. Peers with different values do not talk.
 /// 2: `Request::Workspace` carries the client's idempotency key.
 /// 3: settings, service users, member tokens; token info in auth and status.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// 4: alerts judged per identity (`WorkspaceCommand::Alerts`), alerts name
+///    owner, expiry and fix; `proxy-tokens rotate`.
+pub const PROTOCOL_VERSION: u32 = 4;

@@ -121,13 +121,27 @@ pub enum WorkspaceCommand {
     ServiceUsers(ServiceUserCommand),
     /// `mws member-tokens …`
     MemberTokens(MemberTokenCommand),
+    /// `mws proxy-tokens rotate`: a new token with the old one's name, scope
+    /// and environments, then (unless `keep_old`) the old one deleted. A
+    /// mutation: one idempotency key covers every step. Answered with
+    /// [`Response::Rotated`], also when a step after the creation failed.
+    TokenRotate {
+        token_id: String,
+        keep_old: bool,
+    },
+    /// `mws alerts`: judge this identity's credentials now (from the cache
+    /// when young enough) and answer every current alert with
+    /// [`Response::AlertReport`].
+    Alerts,
 }
 
 impl WorkspaceCommand {
     /// True for commands that change the workspace.
     pub fn is_mutation(&self) -> bool {
         match self {
-            WorkspaceCommand::MembersList | WorkspaceCommand::TokensList { .. } => false,
+            WorkspaceCommand::MembersList
+            | WorkspaceCommand::TokensList { .. }
+            | WorkspaceCommand::Alerts => false,
             WorkspaceCommand::Settings(command) => !matches!(command, SettingsCommand::List),
             WorkspaceCommand::ServiceUsers(command) => !matches!(
                 command,
@@ -306,8 +320,9 @@ pub enum Request {
     /// Every plugin file the daemon found, loaded or not; answered with
     /// [`Response::Plugins`].
     Plugins,
-    /// The alerts plugins raise now (e.g. proxy tokens past their maximum
-    /// age); answered with [`Response::Alerts`].
+    /// Every alert the daemon holds now, without judging anything first
+    /// (protocol 2 and 3 clients); answered with [`Response::Alerts`].
+    /// Current clients send `WorkspaceCommand::Alerts`.
     Alerts,
 }
 
@@ -528,6 +543,10 @@ pub enum Response {
         previous: String,
     },
     MemberTokens(Vec<MemberToken>),
+    /// `proxy-tokens rotate`: what exists now.
+    Rotated(RotatedToken),
+    /// `WorkspaceCommand::Alerts`.
+    AlertReport(AlertReport),
     /// On a `Watch` stream: the subscriber fell behind and `missed` events
     /// were dropped for it; resync with a fresh listing.
     Lagged {
@@ -567,23 +586,73 @@ pub struct PluginInfo {
     pub last_error: Option<String>,
 }
 
-/// A condition a plugin raised, e.g. a proxy token past its maximum age.
+/// A condition a plugin raised, e.g. a credential about to expire.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Alert {
     /// The plugin that raised it.
     pub plugin: String,
-    /// e.g. `token_age`; events carry it as `alert.<kind>`.
+    /// What is judged, e.g. `token_age`, `service_user_expiry`; events
+    /// carry it as `alert.<kind>`.
     pub kind: String,
-    /// `warning` or `expired` (plugin-defined; these two are the built-in ones).
+    /// `info`, `warning`, `critical` or `expired` (in rising order; see
+    /// [`alert_level_rank`]); a plugin may use other words, ranked lowest.
     pub level: String,
     pub workspace: String,
     pub server_url: String,
-    /// The proxy token concerned.
+    /// The credential concerned: a token id, or a service user's name.
     pub token_id: String,
     /// One line for people.
     pub message: String,
     /// Unix seconds when the daemon first raised it at this level.
     pub since: f64,
+    /// Who the credential belongs to (`""` when unknown).
+    #[serde(default)]
+    pub owner: String,
+    /// Unix seconds when the credential expires (`0`: no expiry date).
+    #[serde(default)]
+    pub expires_at: f64,
+    /// The command that fixes it (`""` when the plugin names none).
+    #[serde(default)]
+    pub fix: String,
+}
+
+/// The order of alert levels: `info` < `warning` < `critical` < `expired`;
+/// any other word ranks below `info`.
+pub fn alert_level_rank(level: &str) -> u8 {
+    match level {
+        "info" => 1,
+        "warning" => 2,
+        "critical" => 3,
+        "expired" => 4,
+        _ => 0,
+    }
+}
+
+/// Answer to `WorkspaceCommand::Alerts`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AlertReport {
+    /// Every current alert, of every identity the daemon watches.
+    pub alerts: Vec<Alert>,
+    /// The loaded plugins that judge credentials; empty means nothing
+    /// judged them (so no alerts is no news).
+    pub judges: Vec<String>,
+}
+
+/// What `proxy-tokens rotate` did; each step after the creation may have
+/// failed, and `failure` then says which and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RotatedToken {
+    pub old_token_id: String,
+    pub name: String,
+    /// The new token and its secret (shown once).
+    pub created: CreatedToken,
+    /// Environment ids the new token was allowed in (a scoped token's).
+    pub environments: Vec<String>,
+    /// Environment ids the old token had but the new one could not get.
+    pub environments_missing: Vec<String>,
+    pub old_deleted: bool,
+    /// The step that failed, in one line (`None`: all done).
+    pub failure: Option<String>,
 }
 
 impl Response {
@@ -602,6 +671,8 @@ impl Response {
             Response::Rendered(_) => "Rendered",
             Response::Plugins(_) => "Plugins",
             Response::Alerts(_) => "Alerts",
+            Response::Rotated(_) => "Rotated",
+            Response::AlertReport(_) => "AlertReport",
             Response::Settings(_) => "Settings",
             Response::SettingSet { .. } => "SettingSet",
             Response::ServiceUsers(_) => "ServiceUsers",

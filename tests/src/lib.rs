@@ -5,6 +5,8 @@
 //! The binaries are built once per test process with `cargo build --bins`, so
 //! a test never runs a stale daemon or emulator.
 
+pub mod plugins;
+
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

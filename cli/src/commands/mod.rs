@@ -6,6 +6,7 @@
 //! a new file here, its arguments in `args.rs`, one arm in [`run`], and
 //! usually a `WorkspaceCommand` (or new `Request`) in `mws-ipc`.
 
+mod alerts;
 mod daemon;
 mod member_tokens;
 mod members;
@@ -40,7 +41,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Daemon(command) => daemon::run(command),
         Command::Plugins(PluginsCommand::List { output }) => plugins::list(output),
-        Command::Alerts { output } => plugins::alerts(output),
+        Command::Alerts {
+            output,
+            fail_on,
+            freshness,
+        } => alerts::run(profile, output, &fail_on, freshness.into()),
         Command::Watch { output } => crate::watch::run(profile, output.json),
         Command::Auth(command) => crate::auth::run(profile, command),
         Command::Completions { shell } => {

@@ -1,4 +1,4 @@
-//! `mws proxy-tokens list|create|update|allow|revoke|delete`.
+//! `mws proxy-tokens list|create|update|allow|revoke|delete|rotate`.
 
 use super::shared::success;
 use crate::args::{FreshnessArgs, ProxyTokensCommand};
@@ -109,8 +109,94 @@ pub fn run(profile: Option<String>, command: ProxyTokensCommand) -> anyhow::Resu
                 render::py_repr(&token_id)
             ))?;
         }
+        ProxyTokensCommand::Rotate {
+            token_id,
+            keep_old,
+            yes,
+            output,
+        } => rotate(profile, token_id, keep_old, yes, output.json)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `rotate`: the new secret is printed whatever happened after its
+/// creation; a step that failed then becomes the error, saying what exists
+/// now and what to run.
+fn rotate(
+    profile: Option<String>,
+    token_id: String,
+    keep_old: bool,
+    yes: bool,
+    json_output: bool,
+) -> anyhow::Result<()> {
+    if !yes && !keep_old {
+        confirm::or_abort(&format!(
+            "Are you sure you want to rotate proxy token {}? A new token replaces it and the old one is deleted: requests using it will be rejected.",
+            render::py_repr(&token_id)
+        ))?;
+    }
+    let response = request::workspace(
+        profile,
+        Freshness::default(),
+        WorkspaceCommand::TokenRotate {
+            token_id: token_id.clone(),
+            keep_old,
+        },
+    )?;
+    let Response::Rotated(rotated) = response else {
+        return Err(unexpected(&response));
+    };
+    let text = if json_output {
+        json::rotated(&rotated)
+    } else {
+        render::created_box(&rotated.created, term::width())
+    };
+    emit(&text)?;
+    let (old, new) = (
+        render::py_repr(&rotated.old_token_id),
+        render::py_repr(&rotated.created.token_id),
+    );
+    if let Some(failure) = &rotated.failure {
+        let mut todo = Vec::new();
+        if !rotated.environments_missing.is_empty() {
+            todo.push(format!(
+                "allow {new} in the environments it lacks (ids {}) with `mws proxy-tokens allow {} ENVIRONMENT`",
+                rotated.environments_missing.join(", "),
+                rotated.created.token_id
+            ));
+        }
+        if !rotated.old_deleted && !keep_old {
+            todo.push(format!(
+                "delete the old token with `mws proxy-tokens delete {} --yes`",
+                rotated.old_token_id
+            ));
+        }
+        anyhow::bail!(
+            "the rotation of proxy token {old} stopped: {failure}. Now the new token {new} exists (its secret is above) and the old token {old} {}. To finish: {}.",
+            if rotated.old_deleted { "is deleted" } else { "still exists" },
+            if todo.is_empty() { "nothing left".to_string() } else { todo.join(", then ") }
+        );
+    }
+    if json_output {
+        return Ok(());
+    }
+    let environments = match rotated.environments.len() {
+        0 => String::new(),
+        1 => " and its environment".to_string(),
+        n => format!(" and its {n} environments"),
+    };
+    let old_fate = if rotated.old_deleted {
+        "the old one is deleted".to_string()
+    } else {
+        format!(
+            "the old one is kept; delete it with `mws proxy-tokens delete {}` once nothing uses it",
+            rotated.old_token_id
+        )
+    };
+    success(&format!(
+        "Rotated proxy token {old}: {new} has its name{environments}; {old_fate}."
+    ))?;
+    Ok(())
 }
 
 impl From<FreshnessArgs> for Freshness {

@@ -1,6 +1,7 @@
 //! `mws service-users create|list|info|delete|set-role` (workspace manager
 //! or owner). The secret of a new service user is printed once, as the
-//! official CLI prints it, and never stored.
+//! official CLI prints it, and never stored. `rotate` (mws only) explains
+//! how to replace one, since Modal cannot renew a service user's credential.
 
 use super::shared::{say, success};
 use crate::args::ServiceUsersCommand as Args;
@@ -77,6 +78,18 @@ pub fn run(profile: Option<String>, command: Args) -> anyhow::Result<ExitCode> {
             };
             say(&role_message(&name, &environment, &role, &previous))?;
         }
+        Args::Rotate { name, expires_in } => {
+            let expires = expires_in.as_deref().unwrap_or("90d");
+            if let Err(e) = validate::expires_in(expires) {
+                usage::fail(&e.to_string());
+            }
+            let user = match ask(profile, ServiceUserCommand::Info { name: name.clone() })? {
+                Response::ServiceUser(user) => user,
+                other => return Err(unexpected(&other)),
+            };
+            emit(&rotation_plan(&user, expires))?;
+            return Ok(ExitCode::from(1));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -87,6 +100,28 @@ fn ask(profile: Option<String>, command: ServiceUserCommand) -> anyhow::Result<R
         Freshness::default(),
         WorkspaceCommand::ServiceUsers(command),
     )
+}
+
+/// What to run instead of an in-place rotation (Modal has no call that
+/// gives an existing service user a new credential, and deleting it first
+/// would cut off whatever uses it).
+fn rotation_plan(user: &mws_ipc::ServiceUser, expires: &str) -> String {
+    let new = format!("{}-2", user.name);
+    let mut text = format!(
+        "Modal cannot issue a new credential for an existing Service User, so '{}' is not rotated in place (nothing was changed). Replace it:\n\n  mws service-users create {new} --expires-in {expires}\n",
+        user.name
+    );
+    for role in &user.environment_roles {
+        text.push_str(&format!(
+            "  mws service-users set-role {new} {} {}\n",
+            role.environment, role.role
+        ));
+    }
+    text.push_str(&format!(
+        "\nthen give the new credential to whatever uses '{}', and finally:\n\n  mws service-users delete {} --yes\n",
+        user.name, user.name
+    ));
+    text
 }
 
 fn create(

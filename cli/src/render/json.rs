@@ -8,7 +8,7 @@ use super::time::json_timestamp;
 use jiff::tz::TimeZone;
 use mws_ipc::{
     CreatedServiceUser, CreatedToken, EnvironmentRole, Member, MemberToken, ProxyToken,
-    ServiceUser, WorkspaceSettings,
+    RotatedToken, ServiceUser, WorkspaceSettings,
 };
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
@@ -166,6 +166,35 @@ pub fn created(token: &CreatedToken) -> String {
         key: &token.token_id,
         secret: token.token_secret.expose(),
         authorization: super::bearer(token),
+    })
+}
+
+#[derive(Serialize)]
+struct RotatedJson<'a> {
+    #[serde(flatten)]
+    created: CreatedJson<'a>,
+    replaced_token_id: &'a str,
+    name: &'a str,
+    old_deleted: bool,
+    environments: &'a [String],
+    environments_missing: &'a [String],
+}
+
+/// `proxy-tokens rotate --json` (mws only): `create`'s keys, and what
+/// happened to the old token.
+pub fn rotated(rotated: &RotatedToken) -> String {
+    let token = &rotated.created;
+    pretty(&RotatedJson {
+        created: CreatedJson {
+            key: &token.token_id,
+            secret: token.token_secret.expose(),
+            authorization: super::bearer(token),
+        },
+        replaced_token_id: &rotated.old_token_id,
+        name: &rotated.name,
+        old_deleted: rotated.old_deleted,
+        environments: &rotated.environments,
+        environments_missing: &rotated.environments_missing,
     })
 }
 

@@ -257,7 +257,7 @@ async fn check(daemon: &Daemon, selection: &Selection) -> Result<AuthReport, Err
     // What the server says of the credential (name, owner, expiry); a
     // server that does not know TokenInfoGet still passed the check.
     let token_info = match daemon.session_for(&identity) {
-        Ok(session) => session.token_info().await.ok(),
+        Ok(session) => session.credential_info().await,
         Err(_) => None,
     };
     let profile = AuthProfile {

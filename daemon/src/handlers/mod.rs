@@ -7,6 +7,7 @@
 //! group is a new file here (and in `workspace`'s routing), not a longer
 //! match elsewhere.
 
+mod alerts;
 mod auth;
 mod context;
 mod member_tokens;

@@ -1,5 +1,5 @@
 //! `mws proxy-tokens …`: list (all, or usable in one environment), create,
-//! rename, delete, allow and revoke.
+//! rename, delete, allow, revoke and rotate.
 
 use super::context::Context;
 use crate::error::Error;
@@ -34,6 +34,18 @@ pub(super) async fn delete(cx: &Context, token_id: &str) -> Result<Response, Err
         .delete_token(token_id, cx.mutation.as_ref())
         .await?;
     Ok(Response::Ok)
+}
+
+pub(super) async fn rotate(
+    cx: &Context,
+    token_id: &str,
+    keep_old: bool,
+) -> Result<Response, Error> {
+    let rotated = cx
+        .session
+        .rotate_token(token_id, keep_old, cx.mutation.as_ref())
+        .await?;
+    Ok(Response::Rotated(rotated))
 }
 
 pub(super) async fn set_environment(

@@ -2,7 +2,7 @@
 //! how fresh a read must be, and routes the command to its group's handler.
 
 use super::context::Context;
-use super::{member_tokens, members, proxy_tokens, service_users, settings};
+use super::{alerts, member_tokens, members, proxy_tokens, service_users, settings};
 use crate::error::Error;
 use crate::state::Daemon;
 use crate::upstream::MutationKey;
@@ -57,6 +57,10 @@ pub(super) async fn handle(
         WorkspaceCommand::Settings(command) => settings::handle(&cx, command).await?,
         WorkspaceCommand::ServiceUsers(command) => service_users::handle(&cx, command).await?,
         WorkspaceCommand::MemberTokens(command) => member_tokens::handle(&cx, command).await?,
+        WorkspaceCommand::TokenRotate { token_id, keep_old } => {
+            proxy_tokens::rotate(&cx, &token_id, keep_old).await?
+        }
+        WorkspaceCommand::Alerts => alerts::check(daemon, &cx).await?,
     };
     // Only an identity the server accepted is worth polling.
     daemon.keep_polling(&session);

@@ -19,11 +19,11 @@
 //!
 //! Uses: `Request::Render` (`--format NAME`) goes to the plugin offering that
 //! format. The manager subscribes to the daemon's event bus like every other
-//! consumer: each fresh token list (`DaemonEvent::TokensRefreshed`) goes, as
-//! the `tokens.refreshed` plugin event, to the plugins that want it, whose
-//! alerts are announced once per token and level ([`alerts`]) back on the
-//! bus (`DaemonEvent::Alert`, streamed as `alert.<kind>`) and listed by
-//! `Request::Alerts`.
+//! consumer: each identity's credentials (`DaemonEvent::CredentialsRefreshed`)
+//! go to the plugins that judge them ([`judge`]), whose alerts are announced
+//! once per credential and level ([`alerts`]) back on the bus
+//! (`DaemonEvent::Alert`, streamed as `alert.<kind>`) and listed by
+//! `mws alerts`, which can also ask for a judgement and wait for it.
 //!
 //! The set of files is re-read when a plugin folder changes (notify), and
 //! checked again on every plugin request and token refresh, so a plugin
@@ -33,9 +33,12 @@ pub mod alerts;
 pub mod child;
 pub mod discover;
 pub mod host;
+mod judge;
 pub mod protocol;
 
-use crate::events::{Bus, DaemonEvent, Refreshed};
+pub(crate) use judge::judges_in;
+
+use crate::events::{Bus, Credentials, DaemonEvent};
 use crate::settings::{PluginSettings, SharedSettings};
 use discover::{Candidate, FileId};
 use host::{Host, HostError};
@@ -48,8 +51,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-/// The event policy plugins get after each token refresh.
-pub const TOKENS_REFRESHED: &str = "tokens.refreshed";
 /// Commands waiting for the manager.
 const QUEUE: usize = 64;
 /// How long `plugins list` waits for the manager to re-read the folders
@@ -94,6 +95,11 @@ enum Command {
     },
     /// Re-read the folders now; the reply says it is done.
     Refresh { reply: oneshot::Sender<()> },
+    /// Judge one identity's credentials now; the reply says it is done.
+    Judge {
+        credentials: Arc<Credentials>,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// One plugin file as the current host sees it.
@@ -156,6 +162,13 @@ struct Manager {
     state: State,
     snapshot: Arc<Mutex<Vec<PluginInfo>>>,
     book: Arc<Mutex<alerts::Book>>,
+    /// Where the book is kept between runs (`None`: memory only).
+    book_file: Option<PathBuf>,
+    /// The last credentials of every identity, for judging them again when
+    /// a plugin is (re)loaded.
+    latest: HashMap<judge::RecordKey, Arc<Credentials>>,
+    /// The judges the book was last brought up to date with.
+    judged_by: Vec<String>,
     watcher: Option<notify::RecommendedWatcher>,
 }
 
@@ -167,11 +180,13 @@ fn file_name(path: &Path) -> String {
 
 impl Plugins {
     /// Enables plugins, hosted by `exe --plugin-host` (call once, on the
-    /// runtime): starts the manager task, which watches the folders, loads
-    /// what is there and follows the bus until `shutdown`.
+    /// runtime): starts the manager task, which reads the alert record
+    /// (`book_file`), watches the folders, loads what is there and follows
+    /// the bus until `shutdown`.
     pub(crate) fn start(
         &self,
         exe: PathBuf,
+        book_file: Option<PathBuf>,
         bus: Bus,
         settings: SharedSettings,
         shutdown: watch::Receiver<bool>,
@@ -201,6 +216,9 @@ impl Plugins {
             state: State::default(),
             snapshot: self.snapshot.clone(),
             book: self.book.clone(),
+            book_file,
+            latest: HashMap::new(),
+            judged_by: Vec::new(),
             watcher,
         };
         tokio::spawn(manager.run(rx, events, changed_rx, shutdown));
@@ -253,6 +271,27 @@ impl Plugins {
     pub(crate) fn alerts(&self) -> Vec<Alert> {
         self.book.lock().unwrap_or_else(|p| p.into_inner()).all()
     }
+
+    /// Has one identity's credentials judged now, waiting at most `wait`
+    /// (a plugin that hangs is stopped at its own timeout; the book keeps
+    /// what it had).
+    pub(crate) async fn judge(&self, credentials: Arc<Credentials>, wait: Duration) {
+        let Some(commands) = self.commands.get() else {
+            return;
+        };
+        let (reply, done) = oneshot::channel();
+        let sent = commands.send(Command::Judge { credentials, reply });
+        if tokio::time::timeout(wait, async {
+            if sent.await.is_ok() {
+                let _ = done.await;
+            }
+        })
+        .await
+        .is_err()
+        {
+            tracing::warn!("alerts answered without waiting longer for the plugins");
+        }
+    }
 }
 
 impl Manager {
@@ -263,8 +302,11 @@ impl Manager {
         mut changed: mpsc::UnboundedReceiver<()>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let book = judge::load_book(self.book_file.clone()).await;
+        *self.book.lock().unwrap_or_else(|p| p.into_inner()) = book;
         self.ensure_current().await;
         loop {
+            self.judge_again_if_judges_changed().await;
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(Command::Render { format, kind, json, reply }) => {
@@ -274,10 +316,27 @@ impl Manager {
                         self.ensure_current().await;
                         let _ = reply.send(());
                     }
+                    Some(Command::Judge { credentials, reply }) => {
+                        self.judge(&credentials).await;
+                        let _ = reply.send(());
+                    }
                     None => return,
                 },
                 event = events.recv() => match event {
-                    Ok(DaemonEvent::TokensRefreshed(refreshed)) => self.judge(&refreshed).await,
+                    Ok(DaemonEvent::CredentialsRefreshed(credentials)) => {
+                        // A poll refreshes several lists in a row: judge
+                        // each identity's latest record once.
+                        let mut records = HashMap::new();
+                        records.insert(judge::record_key(&credentials), credentials);
+                        while let Ok(event) = events.try_recv() {
+                            if let DaemonEvent::CredentialsRefreshed(c) = event {
+                                records.insert(judge::record_key(&c), c);
+                            }
+                        }
+                        for credentials in records.into_values() {
+                            self.judge(&credentials).await;
+                        }
+                    }
                     Ok(_) => {}
                     // The next refresh is judged again anyway.
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -656,76 +715,5 @@ impl Manager {
             .map_err(PluginError::Call);
         self.publish();
         result
-    }
-
-    /// Hands a fresh token list to every plugin that wants it, and
-    /// announces new alerts on the bus.
-    async fn judge(&mut self, refreshed: &Refreshed) {
-        self.ensure_current().await;
-        let wanting: Vec<(usize, String, usize)> = self
-            .state
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.info.events.iter().any(|ev| ev == TOKENS_REFRESHED))
-            .filter_map(|(i, e)| e.index.map(|index| (i, e.info.name.clone(), index)))
-            .collect();
-        let settings = self.settings();
-        for (entry, name, index) in wanting {
-            let time = crate::events::now();
-            let input = json!({
-                "event": TOKENS_REFRESHED,
-                "server_url": refreshed.server_url,
-                "workspace": refreshed.workspace,
-                "now": time,
-                "tokens": refreshed.tokens,
-                "config": settings.config.get(&name).cloned().unwrap_or(json!({})),
-            });
-            let request = ToHost::Event {
-                plugin: index,
-                event: TOKENS_REFRESHED.to_string(),
-                input: input.to_string(),
-            };
-            let doing = format!("handling '{TOKENS_REFRESHED}'");
-            // A crash shifts entries around (new host): re-find by name.
-            let Some(entry) = self
-                .state
-                .entries
-                .get(entry)
-                .filter(|e| e.info.name == name && e.index == Some(index))
-                .map(|_| entry)
-            else {
-                continue;
-            };
-            let output = match self.call(entry, request, &doing).await {
-                Ok(output) => output,
-                Err(e) => {
-                    tracing::warn!("{e}");
-                    continue;
-                }
-            };
-            let verdicts = match alerts::parse(&output, &name) {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(plugin = %name, "{e}");
-                    if let Some(entry) = self.state.entries.get_mut(entry) {
-                        entry.info.last_error = Some(e);
-                    }
-                    continue;
-                }
-            };
-            let fresh = self.book.lock().unwrap_or_else(|p| p.into_inner()).update(
-                &refreshed.server_url,
-                &refreshed.workspace,
-                &name,
-                verdicts,
-                time,
-            );
-            for alert in fresh {
-                tracing::info!(plugin = %name, token = %alert.token_id, level = %alert.level, "alert");
-                self.bus.publish(DaemonEvent::Alert(alert));
-            }
-        }
-        self.publish();
     }
 }

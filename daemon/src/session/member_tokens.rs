@@ -24,11 +24,13 @@ fn member_token_from_proto(token: &proto::tokens_list_response::Token) -> Member
 impl Session {
     async fn fetch_member_tokens(&self) -> Result<Vec<MemberToken>, UpstreamError> {
         let response = self.upstream.member_token_list().await?;
-        Ok(response
+        let list: Vec<_> = response
             .tokens
             .iter()
             .map(member_token_from_proto)
-            .collect())
+            .collect();
+        self.record(super::credentials::Known::MemberTokens(list.clone()));
+        Ok(list)
     }
 
     async fn reread_member_tokens(&self) {

@@ -43,11 +43,13 @@ fn is_not_found(e: &UpstreamError) -> bool {
 impl Session {
     async fn fetch_service_users(&self) -> Result<Vec<ServiceUser>, UpstreamError> {
         let response = self.upstream.service_user_list().await?;
-        Ok(response
+        let list: Vec<_> = response
             .service_users
             .iter()
             .map(service_user_from_proto)
-            .collect())
+            .collect();
+        self.record(super::credentials::Known::ServiceUsers(list.clone()));
+        Ok(list)
     }
 
     async fn reread_service_users(&self) {

@@ -4,28 +4,31 @@
 //! rules. The API secret (`MODAL_TOKEN_SECRET`) lives in a zeroizing
 //! [`Secret`] for the one request it is needed for.
 
-use mws_ipc::{Secret, Selection};
+use crate::{Secret, Selection};
 use std::ffi::OsString;
 use std::path::Path;
 
-/// Builds the selection from `--profile` and an environment lookup.
-pub fn from_env(profile: Option<String>, var: impl Fn(&str) -> Option<OsString>) -> Selection {
-    let text = |name: &str| var(name).map(|v| v.to_string_lossy().into_owned());
-    Selection {
-        profile,
-        env_profile: text("MODAL_PROFILE"),
-        config_path: text("MODAL_CONFIG_PATH").map(absolute),
-        home: text("HOME"),
-        token_id: text("MODAL_TOKEN_ID"),
-        // into_string reuses the buffer: no stray copy of the secret.
-        token_secret: var("MODAL_TOKEN_SECRET").map(|v| {
-            Secret::new(
-                v.into_string()
-                    .unwrap_or_else(|v| v.to_string_lossy().into_owned()),
-            )
-        }),
-        server_url: text("MODAL_SERVER_URL"),
-        environment: text("MODAL_ENVIRONMENT"),
+impl Selection {
+    /// Builds the selection from `--profile` and an environment lookup (the
+    /// CLI's own; the daemon's for the identity it watches from the start).
+    pub fn from_env(profile: Option<String>, var: impl Fn(&str) -> Option<OsString>) -> Selection {
+        let text = |name: &str| var(name).map(|v| v.to_string_lossy().into_owned());
+        Selection {
+            profile,
+            env_profile: text("MODAL_PROFILE"),
+            config_path: text("MODAL_CONFIG_PATH").map(absolute),
+            home: text("HOME"),
+            token_id: text("MODAL_TOKEN_ID"),
+            // into_string reuses the buffer: no stray copy of the secret.
+            token_secret: var("MODAL_TOKEN_SECRET").map(|v| {
+                Secret::new(
+                    v.into_string()
+                        .unwrap_or_else(|v| v.to_string_lossy().into_owned()),
+                )
+            }),
+            server_url: text("MODAL_SERVER_URL"),
+            environment: text("MODAL_ENVIRONMENT"),
+        }
     }
 }
 
@@ -59,7 +62,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let s = from_env(Some("cli".into()), |k| env.get(k).map(OsString::from));
+        let s = Selection::from_env(Some("cli".into()), |k| env.get(k).map(OsString::from));
         assert_eq!(s.profile.as_deref(), Some("cli"));
         assert_eq!(s.env_profile.as_deref(), Some("prod"));
         assert_eq!(s.config_path.as_deref(), Some("/etc/modal.toml"));
@@ -72,7 +75,7 @@ mod tests {
 
     #[test]
     fn relative_config_path_becomes_absolute() {
-        let s = from_env(None, |k| {
+        let s = Selection::from_env(None, |k| {
             (k == "MODAL_CONFIG_PATH").then(|| "cfg.toml".into())
         });
         let path = s.config_path.unwrap();

@@ -1,0 +1,307 @@
+//! Alert policies: handing an identity's credentials to the plugins that
+//! judge them, and keeping the alert book (and its file) up to date.
+//!
+//! Two plugin events exist. `credentials.refreshed` carries everything the
+//! identity knows of its workspace's credentials — its own credential, proxy
+//! tokens, service users, member tokens, each `null` when unknown — and is
+//! what the bundled `expiry` plugin wants. `tokens.refreshed` (the first
+//! event, kept for plugins written against it) carries the proxy tokens
+//! only. The manager keeps the last record of every identity, so a plugin
+//! that is loaded or reloaded is asked about all of them at once, and alerts
+//! hold from the moment a plugin appears, not from the next poll.
+
+use super::alerts::{self, Book, Scope};
+use super::{Entry, Manager};
+use crate::events::{Credentials, DaemonEvent};
+use mws_ipc::PluginState;
+use serde_json::json;
+use std::collections::HashSet;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Everything known of an identity's credentials (see the module doc).
+pub(crate) const CREDENTIALS_REFRESHED: &str = "credentials.refreshed";
+/// A fresh proxy-token list (the first plugin event).
+pub(crate) const TOKENS_REFRESHED: &str = "tokens.refreshed";
+
+/// Largest alert record the daemon reads back.
+const MAX_BOOK_FILE: u64 = 64 * 1024 * 1024;
+
+/// Which identity a record belongs to.
+pub(super) type RecordKey = (String, String, String);
+
+pub(super) fn record_key(credentials: &Credentials) -> RecordKey {
+    (
+        credentials.server_url.clone(),
+        credentials.workspace.clone(),
+        credentials.identity.clone(),
+    )
+}
+
+/// The event a loaded plugin wants for judging, if any.
+fn judging_event(entry: &Entry) -> Option<&'static str> {
+    if entry.index.is_none() {
+        return None;
+    }
+    let wants = |event: &str| entry.info.events.iter().any(|e| e == event);
+    if wants(CREDENTIALS_REFRESHED) {
+        Some(CREDENTIALS_REFRESHED)
+    } else if wants(TOKENS_REFRESHED) {
+        Some(TOKENS_REFRESHED)
+    } else {
+        None
+    }
+}
+
+/// The plugins judging credentials in a published list (`mws alerts`).
+pub(crate) fn judges_in(plugins: &[mws_ipc::PluginInfo]) -> Vec<String> {
+    plugins
+        .iter()
+        .filter(|p| p.state == PluginState::Loaded)
+        .filter(|p| {
+            p.events
+                .iter()
+                .any(|e| e == CREDENTIALS_REFRESHED || e == TOKENS_REFRESHED)
+        })
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// Reads the alert record (off the async workers); a missing file is an
+/// empty book, a bad one is logged and replaced.
+pub(super) async fn load_book(path: Option<PathBuf>) -> Book {
+    let Some(path) = path else {
+        return Book::default();
+    };
+    let read = tokio::task::spawn_blocking(move || read_record(&path)).await;
+    match read {
+        Ok(Ok(Some(book))) => book,
+        Ok(Ok(None)) => Book::default(),
+        Ok(Err(e)) => {
+            tracing::warn!("the alert record is ignored: {e}");
+            Book::default()
+        }
+        Err(e) => {
+            tracing::warn!("reading the alert record failed: {e}");
+            Book::default()
+        }
+    }
+}
+
+fn read_record(path: &Path) -> Result<Option<Book>, String> {
+    use std::io::Read;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_BOOK_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_BOOK_FILE {
+        return Err(format!("{} is larger than 64 MiB", path.display()));
+    }
+    Book::from_file(&bytes)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn write_record(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+impl Manager {
+    /// The loaded plugins that judge credentials.
+    pub(super) fn judges(&self) -> Vec<String> {
+        self.state
+            .entries
+            .iter()
+            .filter(|e| judging_event(e).is_some())
+            .map(|e| e.info.name.clone())
+            .collect()
+    }
+
+    /// After the set of judges changed: forget the alerts of plugins gone,
+    /// and judge every known identity again.
+    pub(super) async fn judge_again_if_judges_changed(&mut self) {
+        let judges = self.judges();
+        if judges == self.judged_by {
+            return;
+        }
+        self.judged_by = judges.clone();
+        let loaded: HashSet<String> = judges.into_iter().collect();
+        self.book
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain_plugins(&loaded);
+        let records: Vec<Arc<Credentials>> = self.latest.values().cloned().collect();
+        for record in records {
+            self.judge(&record).await;
+        }
+        self.save_book().await;
+    }
+
+    /// Hands one identity's credentials to every plugin that judges them,
+    /// and announces new alerts on the bus.
+    pub(super) async fn judge(&mut self, credentials: &Arc<Credentials>) {
+        self.latest
+            .insert(record_key(credentials), credentials.clone());
+        self.ensure_current().await;
+        let wanting: Vec<(usize, String, usize, &'static str)> = self
+            .state
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let event = judging_event(e)?;
+                Some((i, e.info.name.clone(), e.index?, event))
+            })
+            .collect();
+        let settings = self.settings();
+        let mut changed = false;
+        for (entry, name, index, event) in wanting {
+            if event == TOKENS_REFRESHED && credentials.proxy_tokens.is_none() {
+                continue;
+            }
+            let now = crate::events::now();
+            let config = settings.config.get(&name).cloned().unwrap_or(json!({}));
+            let input = if event == CREDENTIALS_REFRESHED {
+                json!({
+                    "event": event,
+                    "server_url": credentials.server_url,
+                    "workspace": credentials.workspace,
+                    "now": now,
+                    "credential": credentials.credential,
+                    "proxy_tokens": credentials.proxy_tokens,
+                    "service_users": credentials.service_users,
+                    "member_tokens": credentials.member_tokens,
+                    "config": config,
+                })
+            } else {
+                json!({
+                    "event": event,
+                    "server_url": credentials.server_url,
+                    "workspace": credentials.workspace,
+                    "now": now,
+                    "tokens": credentials.proxy_tokens,
+                    "config": config,
+                })
+            };
+            let request = super::protocol::ToHost::Event {
+                plugin: index,
+                event: event.to_string(),
+                input: input.to_string(),
+            };
+            // A crash shifts entries around (new host): re-find by name.
+            let Some(entry) = self
+                .state
+                .entries
+                .get(entry)
+                .filter(|e| e.info.name == name && e.index == Some(index))
+                .map(|_| entry)
+            else {
+                continue;
+            };
+            let output = match self
+                .call(entry, request, &format!("handling '{event}'"))
+                .await
+            {
+                Ok(output) => output,
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    continue;
+                }
+            };
+            let parsed = match alerts::parse(&output, &name) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    tracing::warn!(plugin = %name, "{e}");
+                    if let Some(entry) = self.state.entries.get_mut(entry) {
+                        entry.info.last_error = Some(e);
+                    }
+                    continue;
+                }
+            };
+            if parsed.dropped > 0 {
+                let note = format!(
+                    "returned {} alerts; kept the first {}",
+                    parsed.verdicts.len() + parsed.dropped,
+                    alerts::MAX_ALERTS_PER_PLUGIN
+                );
+                tracing::warn!(plugin = %name, "{note}");
+                if let Some(entry) = self.state.entries.get_mut(entry) {
+                    entry.info.last_error = Some(note);
+                }
+            }
+            let scope = Scope {
+                server_url: credentials.server_url.clone(),
+                workspace: credentials.workspace.clone(),
+                identity: credentials.identity.clone(),
+                plugin: name.clone(),
+            };
+            let verdicts = parsed.verdicts;
+            let book = self.book.clone();
+            // Updating a large book is CPU work: off the async workers.
+            let update = tokio::task::spawn_blocking(move || {
+                book.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .update(&scope, verdicts, now)
+            })
+            .await;
+            let Ok(update) = update else { continue };
+            changed |= update.changed;
+            for alert in update.fresh {
+                tracing::info!(plugin = %name, id = %alert.token_id, level = %alert.level, "alert");
+                self.bus.publish(DaemonEvent::Alert(alert));
+            }
+        }
+        self.publish();
+        if changed {
+            self.save_book().await;
+        }
+    }
+
+    /// Writes the alert record (off the async workers, no lock held while
+    /// writing).
+    pub(super) async fn save_book(&self) {
+        let Some(path) = self.book_file.clone() else {
+            return;
+        };
+        let book = self.book.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let bytes = book.lock().unwrap_or_else(|p| p.into_inner()).to_file();
+            write_record(&path, &bytes)
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("cannot write the alert record: {e}"),
+            Err(e) => tracing::warn!("writing the alert record failed: {e}"),
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! What an identity knows of its workspace's credentials, for the plugins
+//! that judge them (expiry alerts).
+//!
+//! Every fetch of a credential list (proxy tokens, service users, member
+//! tokens, the identity's own token info) records its answer here and
+//! publishes the whole record as [`DaemonEvent::CredentialsRefreshed`]. The
+//! record keeps the last answer of each kind, so refreshing one kind never
+//! makes another look empty to a plugin (which would clear its alerts and
+//! announce them again later). A kind the identity may not read
+//! (`PERMISSION_DENIED`, e.g. service users for a plain member) stays `None`
+//! and is not asked again by the poller.
+
+use super::{lock, Session, UpstreamError};
+use crate::events::{Credentials, DaemonEvent};
+use mws_ipc::{MemberToken, ProxyToken, ServiceUser, TokenInfo};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::Code;
+
+/// One kind of credential list a session keeps for the judges.
+pub(super) enum Known {
+    ProxyTokens(Vec<ProxyToken>),
+    ServiceUsers(Vec<ServiceUser>),
+    MemberTokens(Vec<MemberToken>),
+    Credential(TokenInfo),
+}
+
+impl Session {
+    /// Records a fetched list and publishes the whole record.
+    pub(super) fn record(&self, known: Known) {
+        let snapshot = {
+            let mut record = lock(&self.credentials);
+            match known {
+                Known::ProxyTokens(list) => record.proxy_tokens = Some(list),
+                Known::ServiceUsers(list) => record.service_users = Some(list),
+                Known::MemberTokens(list) => record.member_tokens = Some(list),
+                Known::Credential(info) => record.credential = Some(info),
+            }
+            record.workspace = self.known_workspace_name().unwrap_or_default();
+            Arc::new(record.clone())
+        };
+        self.bus
+            .publish(DaemonEvent::CredentialsRefreshed(snapshot));
+    }
+
+    /// Publishes the record as it is (e.g. after a mutation removed a
+    /// credential, or for a plugin that was just loaded).
+    pub(crate) fn known_credentials(&self) -> Arc<Credentials> {
+        let mut record = lock(&self.credentials).clone();
+        record.workspace = self.known_workspace_name().unwrap_or_default();
+        Arc::new(record)
+    }
+
+    /// Notes that the identity may not read a kind (so polls skip it), and
+    /// passes any other error on.
+    fn denied(&self, kind: &'static str, error: UpstreamError) -> Option<UpstreamError> {
+        if error.code() == Some(Code::PermissionDenied) {
+            tracing::debug!(kind, "not readable by this identity; not polled");
+            match kind {
+                "service users" => self.service_users_denied.store(true, Ordering::Relaxed),
+                _ => self.member_tokens_denied.store(true, Ordering::Relaxed),
+            }
+            None
+        } else {
+            Some(error)
+        }
+    }
+
+    /// Brings every credential list up to `max_age` (each from the cache
+    /// when young enough) and returns the record. Only the proxy tokens are
+    /// required; a list this identity may not read is left out.
+    pub(crate) async fn credentials(
+        &self,
+        max_age: Duration,
+    ) -> Result<Arc<Credentials>, UpstreamError> {
+        self.begin().await?;
+        self.tokens(max_age).await?;
+        if let Err(e) = self.service_users(max_age).await {
+            if let Some(e) = self.denied("service users", e) {
+                tracing::debug!("service users unavailable for alerts: {e}");
+            }
+        }
+        if let Err(e) = self.member_tokens(max_age).await {
+            if let Some(e) = self.denied("member tokens", e) {
+                tracing::debug!("member tokens unavailable for alerts: {e}");
+            }
+        }
+        Ok(self.known_credentials())
+    }
+
+    /// The poller's share: the credential lists a plain listing does not
+    /// refresh, unless the identity may not read them.
+    pub(super) async fn poll_credentials(&self) {
+        if !self.service_users_denied.load(Ordering::Relaxed) {
+            if let Err(e) = self.service_users(Duration::ZERO).await {
+                if let Some(e) = self.denied("service users", e) {
+                    tracing::debug!("service users poll failed: {e}");
+                }
+            }
+        }
+        if !self.member_tokens_denied.load(Ordering::Relaxed) {
+            if let Err(e) = self.member_tokens(Duration::ZERO).await {
+                if let Some(e) = self.denied("member tokens", e) {
+                    tracing::debug!("member tokens poll failed: {e}");
+                }
+            }
+        }
+    }
+}
