@@ -34,5 +34,5 @@ export MWS_MODAL_CLI="$PWD/.venv/bin/modal"
 export MWS_MODAL_PYTHON="$PWD/.venv/bin/python"
 
 # The end-to-end tests run the real binaries; build them all first.
-cargo build --workspace --bins
+cargo build --workspace
 cargo test --workspace "$@"

@@ -197,6 +197,10 @@ pub enum Command {
         #[arg(value_enum)]
         shell: CompletionShell,
     },
+
+    /// Print the man page (roff), e.g. `mws man > ~/.local/share/man/man1/mws.1`.
+    #[command(verbatim_doc_comment)]
+    Man,
 }
 
 /// `mws workspace …`: the official CLI's spelling of the same commands.

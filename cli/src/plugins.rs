@@ -103,9 +103,10 @@ pub(crate) fn columns(rows: &[Vec<String>]) -> Vec<String> {
 
 fn plugins_text(plugins: &[PluginInfo]) -> String {
     if plugins.is_empty() {
-        return "No plugins found. Put plugin libraries in $XDG_DATA_HOME/mws/plugins/ \
-                (see docs/plugins.md).\n"
-            .into();
+        return format!(
+            "No plugins found. Put plugin libraries in {}/ (see docs/plugins.md).\n",
+            mws_ipc::paths::plugins_dir().display()
+        );
     }
     let mut rows = vec![vec![
         "NAME".to_string(),

@@ -358,7 +358,9 @@ pub(crate) fn describe(event: &DaemonEvent) -> Description {
         DaemonEvent::Alert(a) => {
             let title = match a.level.as_str() {
                 "expired" => "Credential expired",
+                "critical" => "Credential expires in days",
                 "warning" => "Credential expiring soon",
+                "info" => "Credential notice",
                 _ => "mws alert",
             };
             (title, a.message.clone())

@@ -353,6 +353,7 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```toml
 /// [plugins]
 /// dirs = ["~/src/my-plugins"]   # besides $XDG_DATA_HOME/mws/plugins
+/// bundled = true                # the plugins that come with mwsd
 /// timeout_secs = 10             # per call
 ///
 /// [plugins.expiry]              # passed to the plugin named `expiry`, as JSON
@@ -362,6 +363,8 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginSettings {
     pub dirs: Vec<PathBuf>,
+    /// Whether the plugins bundled with mwsd are loaded (`bundled`).
+    pub bundled: bool,
     pub timeout: Duration,
     /// Each plugin's own table, by plugin name.
     pub config: BTreeMap<String, Value>,
@@ -371,6 +374,7 @@ impl Default for PluginSettings {
     fn default() -> Self {
         Self {
             dirs: Vec::new(),
+            bundled: true,
             timeout: DEFAULT_TIMEOUT,
             config: BTreeMap::new(),
         }
@@ -398,6 +402,8 @@ impl PluginSettings {
                     }
                 }
                 ("dirs", _) => return Err("[plugins] dirs must be a list of folder names".into()),
+                ("bundled", toml::Value::Boolean(on)) => settings.bundled = *on,
+                ("bundled", _) => return Err("[plugins] bundled must be true or false".into()),
                 ("timeout_secs", v) => {
                     settings.timeout = toml_secs("plugins.timeout_secs", v, Floor::AboveZero)?
                 }
@@ -408,7 +414,7 @@ impl PluginSettings {
                 }
                 (other, _) => {
                     return Err(format!(
-                        "[plugins] unknown key '{other}' (known: dirs, timeout_secs, and a table per plugin)"
+                        "[plugins] unknown key '{other}' (known: dirs, bundled, timeout_secs, and a table per plugin)"
                     ))
                 }
             }

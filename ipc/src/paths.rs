@@ -52,6 +52,21 @@ pub fn runtime_dir() -> PathBuf {
     runtime_dir_from(std::env::var("XDG_RUNTIME_DIR").ok().as_deref())
 }
 
+/// The user's plugin folder: `$XDG_DATA_HOME/mws/plugins` when that is an
+/// absolute path, else `~/.local/share/mws/plugins` (what `mws plugins
+/// list` names when it is empty, and where the daemon looks first).
+pub fn plugins_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into()))
+                .join(".local/share")
+        })
+        .join("mws")
+        .join("plugins")
+}
+
 /// The socket path inside a runtime folder.
 pub fn socket_path(runtime_dir: &Path) -> PathBuf {
     runtime_dir.join(SOCKET_NAME)

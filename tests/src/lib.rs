@@ -224,6 +224,10 @@ impl World {
             env.insert(key.to_string(), path.display().to_string());
         }
         env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+        // The plugins bundled with mwsd (beside it in target/debug) are off
+        // unless a test turns them on: most tests install exactly the
+        // plugins they test.
+        env.insert("MWS_BUNDLED_PLUGINS".into(), "0".into());
         env.insert("TZ".into(), "UTC".into());
         env.insert("COLUMNS".into(), "120".into());
         env.insert("LANG".into(), "C.UTF-8".into());

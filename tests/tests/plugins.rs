@@ -85,8 +85,6 @@ fn compile_c(world: &World, source: &str, name: &str) -> PathBuf {
     out
 }
 
-/// A `mws watch --json` subscriber.
-
 fn csv_fields(line: &str) -> usize {
     // Count fields of a line without quoted commas.
     line.split(',').count()

@@ -8,6 +8,7 @@
 
 mod alerts;
 mod daemon;
+mod generated;
 mod member_tokens;
 mod members;
 mod proxy_tokens;
@@ -16,7 +17,6 @@ mod settings;
 mod shared;
 
 use crate::args::{Cli, Command, PluginsCommand, WorkspaceCommand as Spelling};
-use crate::output::emit;
 use crate::plugins;
 use std::process::ExitCode;
 
@@ -48,17 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => alerts::run(profile, output, &fail_on, freshness.into()),
         Command::Watch { output } => crate::watch::run(profile, output.json),
         Command::Auth(command) => crate::auth::run(profile, command),
-        Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            let mut out = Vec::new();
-            clap_complete::generate(
-                clap_complete::Shell::from(shell),
-                &mut command,
-                "mws",
-                &mut out,
-            );
-            emit(&String::from_utf8_lossy(&out))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Completions { shell } => generated::completions(shell),
+        Command::Man => generated::man(),
     }
 }

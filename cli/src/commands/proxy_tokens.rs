@@ -151,11 +151,18 @@ fn rotate(
     } else {
         render::created_box(&rotated.created, term::width())
     };
-    emit(&text)?;
     let (old, new) = (
         render::py_repr(&rotated.old_token_id),
         render::py_repr(&rotated.created.token_id),
     );
+    crate::output::emit_secret(
+        &text,
+        &format!("The replacement {new} of proxy token {old}"),
+        &format!(
+            "rotate it in turn with `mws proxy-tokens rotate {} --yes` for a secret you can see",
+            rotated.created.token_id
+        ),
+    )?;
     if let Some(failure) = &rotated.failure {
         let mut todo = Vec::new();
         if !rotated.environments_missing.is_empty() {

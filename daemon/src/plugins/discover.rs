@@ -2,10 +2,20 @@
 //! host may even open it.
 //!
 //! Folders: `$XDG_DATA_HOME/mws/plugins/` (else `~/.local/share/mws/plugins/`)
-//! and those named by `[plugins] dirs` in mws's config file, in that order.
-//! Every regular file in them that does not start with `.` is a candidate
-//! (symlinks are followed; the target is what is checked). A candidate is
-//! refused, with a message naming the rule, when:
+//! and those named by `[plugins] dirs` in mws's config file, in that order;
+//! then the **bundled** plugins that come with mwsd, so that they work
+//! without a manual copy: every file in `<prefix>/lib/mws/plugins/` for an
+//! mwsd installed as `<prefix>/bin/mwsd` (what `scripts/install.sh` does),
+//! and, for an mwsd run from cargo's `target/<profile>/`, the bundled
+//! libraries beside it by name ([`BUNDLED`]; never the other libraries a
+//! build leaves there, e.g. the test plugin). A bundled file whose file name
+//! a user folder already has is skipped: the user's copy wins. `[plugins]
+//! bundled = false` or `MWS_BUNDLED_PLUGINS=0` turns bundled plugins off.
+//!
+//! Every regular file in a folder that does not start with `.` is a
+//! candidate (symlinks are followed; the target is what is checked). A
+//! candidate, bundled or not, is refused, with a message naming the rule,
+//! when:
 //!
 //! - its folder or the file is owned by another user (a plugin runs as you);
 //! - its folder or the file is writable by group or others (anyone who can
@@ -52,28 +62,45 @@ pub struct Candidate {
     pub problem: Option<String>,
 }
 
-/// The default plugin folder.
-pub fn default_dir() -> PathBuf {
-    std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into()))
-                .join(".local/share")
-        })
-        .join("mws")
-        .join("plugins")
-}
+/// The bundled plugins' file names, as cargo builds them.
+pub const BUNDLED: &[&str] = &["libmws_plugin_csv.so", "libmws_plugin_expiry.so"];
 
 /// The folders to search: the default one, then the configured ones.
 pub fn dirs(configured: &[PathBuf]) -> Vec<PathBuf> {
-    let mut dirs = vec![default_dir()];
+    let mut dirs = vec![mws_ipc::paths::plugins_dir()];
     for dir in configured {
         if !dirs.contains(dir) {
             dirs.push(dir.clone());
         }
     }
     dirs
+}
+
+/// True unless `MWS_BUNDLED_PLUGINS` is `0`, `false` or `no`.
+pub fn bundled_enabled_by_env() -> bool {
+    !matches!(
+        std::env::var("MWS_BUNDLED_PLUGINS").as_deref(),
+        Ok("0" | "false" | "no")
+    )
+}
+
+/// Where the plugins bundled with the mwsd at `exe` are: the install
+/// prefix's `lib/mws/plugins` folder (all of it), and the named libraries
+/// beside the executable (cargo's layout).
+pub fn bundled(exe: &Path) -> (Option<PathBuf>, Vec<PathBuf>) {
+    let Some(bin) = exe.parent() else {
+        return (None, Vec::new());
+    };
+    let folder = bin
+        .parent()
+        .map(|prefix| prefix.join("lib").join("mws").join("plugins"))
+        .filter(|dir| dir.is_dir());
+    let beside = BUNDLED
+        .iter()
+        .map(|name| bin.join(name))
+        .filter(|path| path.is_file())
+        .collect();
+    (folder, beside)
 }
 
 fn me() -> u32 {
@@ -111,9 +138,40 @@ pub fn check_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
     mws_plugin_api::host::check_library_file(path).map_err(|e| e.to_string())
 }
 
-/// Lists the candidates of every folder, in folder order then by name.
-/// Only metadata is read; [`check_file`] is run for files that changed.
-pub fn scan(dirs: &[PathBuf]) -> Vec<(Candidate, Option<std::fs::Metadata>)> {
+/// Lists the candidates of every folder, in folder order then by name,
+/// then the bundled ones (`folder`'s files and the `beside` files) whose
+/// file name no earlier folder has. Only metadata is read; [`check_file`]
+/// is run for files that changed.
+pub fn scan(
+    dirs: &[PathBuf],
+    (folder, beside): (Option<PathBuf>, Vec<PathBuf>),
+) -> Vec<(Candidate, Option<std::fs::Metadata>)> {
+    let mut found = scan_folders(dirs);
+    let mut bundled = folder.map(|dir| scan_folders(&[dir])).unwrap_or_default();
+    for path in beside {
+        let Some(dir) = path.parent() else { continue };
+        let (Ok(dir_meta), Ok(meta)) = (std::fs::metadata(dir), std::fs::metadata(&path)) else {
+            continue;
+        };
+        bundled.push((
+            Candidate {
+                problem: check_owner_and_mode("folder", dir, &dir_meta).err(),
+                id: Some(FileId::of(&meta)),
+                path,
+            },
+            Some(meta),
+        ));
+    }
+    for (candidate, meta) in bundled {
+        let name = candidate.path.file_name();
+        if !found.iter().any(|(c, _)| c.path.file_name() == name) {
+            found.push((candidate, meta));
+        }
+    }
+    found
+}
+
+fn scan_folders(dirs: &[PathBuf]) -> Vec<(Candidate, Option<std::fs::Metadata>)> {
     let mut found = Vec::new();
     for dir in dirs {
         let Ok(dir_meta) = std::fs::metadata(dir) else {
@@ -177,7 +235,7 @@ mod tests {
         assert!(err.contains("not a shared library"), "{err}");
 
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let found = scan(&[dir.path().to_path_buf()]);
+        let found = scan(&[dir.path().to_path_buf()], (None, Vec::new()));
         assert_eq!(found.len(), 1);
         let problem = found[0].0.problem.clone().unwrap();
         assert!(problem.starts_with("folder"), "{problem}");
@@ -187,6 +245,39 @@ mod tests {
     fn hidden_files_and_missing_folders_are_skipped() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(".partial"), b"").unwrap();
-        assert!(scan(&[dir.path().to_path_buf(), dir.path().join("nope")]).is_empty());
+        assert!(scan(
+            &[dir.path().to_path_buf(), dir.path().join("nope")],
+            (None, Vec::new())
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn a_users_plugin_wins_over_the_bundled_one_of_the_same_name() {
+        let user = tempfile::tempdir().unwrap();
+        let bin = tempfile::tempdir().unwrap();
+        for dir in [user.path(), bin.path()] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        std::fs::write(user.path().join("libmws_plugin_csv.so"), b"\x7fELF").unwrap();
+        for name in [
+            "libmws_plugin_csv.so",
+            "libmws_plugin_expiry.so",
+            "libmws_plugin_testing.so",
+        ] {
+            std::fs::write(bin.path().join(name), b"\x7fELF").unwrap();
+        }
+        let found = scan(
+            &[user.path().to_path_buf()],
+            bundled(&bin.path().join("mwsd")),
+        );
+        let paths: Vec<PathBuf> = found.into_iter().map(|(c, _)| c.path).collect();
+        assert_eq!(
+            paths,
+            vec![
+                user.path().join("libmws_plugin_csv.so"),
+                bin.path().join("libmws_plugin_expiry.so"),
+            ]
+        );
     }
 }

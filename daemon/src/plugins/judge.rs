@@ -41,9 +41,7 @@ pub(super) fn record_key(credentials: &Credentials) -> RecordKey {
 
 /// The event a loaded plugin wants for judging, if any.
 fn judging_event(entry: &Entry) -> Option<&'static str> {
-    if entry.index.is_none() {
-        return None;
-    }
+    entry.index?;
     let wants = |event: &str| entry.info.events.iter().any(|e| e == event);
     if wants(CREDENTIALS_REFRESHED) {
         Some(CREDENTIALS_REFRESHED)
@@ -90,32 +88,13 @@ pub(super) async fn load_book(path: Option<PathBuf>) -> Book {
 }
 
 fn read_record(path: &Path) -> Result<Option<Book>, String> {
-    use std::io::Read;
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(path)
-    {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{} is not a regular file", path.display()));
+    use crate::files::{read_regular_file, FileError};
+    match read_regular_file(path, MAX_BOOK_FILE) {
+        Ok(bytes) => Book::from_file(&bytes).map(Some),
+        Err(FileError::NotFound) => Ok(None),
+        Err(e) => Err(e.to_string()),
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_BOOK_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_BOOK_FILE {
-        return Err(format!("{} is larger than 64 MiB", path.display()));
-    }
-    Book::from_file(&bytes)
-        .map(Some)
-        .map_err(|e| format!("{}: {e}", path.display()))
+    .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn write_record(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

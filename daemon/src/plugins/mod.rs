@@ -1,8 +1,8 @@
 //! Plugins: output formats and alert policies from dynamic libraries, kept
 //! out of the daemon's address space.
 //!
-//! The daemon never loads a plugin itself. It finds candidate files and
-//! checks them ([`discover`]), then hands them to a plugin host, a child
+//! The daemon never loads a plugin itself. It finds candidate files — the
+//! user's and those bundled with mwsd — and checks them ([`discover`]), then hands them to a plugin host, a child
 //! process (`mwsd --plugin-host`, [`child`]) started with no environment and
 //! so no credentials, over a pipe ([`protocol`], [`host`]). A plugin that
 //! returns an error or panics costs that one request a clear error. A plugin
@@ -387,8 +387,17 @@ impl Manager {
     async fn ensure_current(&mut self) {
         let settings = self.settings();
         let dirs = discover::dirs(&settings.dirs);
+        // Bundled plugins are found from mwsd's real path (`self.exe` may be
+        // /proc/self/exe, which has no useful folder).
+        let bundled = match std::env::current_exe() {
+            Ok(exe) if settings.bundled && discover::bundled_enabled_by_env() => {
+                discover::bundled(&exe)
+            }
+            _ => (None, Vec::new()),
+        };
         self.watch(&dirs);
-        let scan = discover::scan(&dirs);
+        self.watch(bundled.0.as_slice());
+        let scan = discover::scan(&dirs, bundled);
         let fingerprint: Fingerprint = scan
             .iter()
             .map(|(c, _)| (c.path.clone(), c.id, c.problem.clone()))

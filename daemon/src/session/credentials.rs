@@ -9,6 +9,12 @@
 //! announce them again later). A kind the identity may not read
 //! (`PERMISSION_DENIED`, e.g. service users for a plain member) stays `None`
 //! and is not asked again by the poller.
+//!
+//! Nothing is published until the record is complete — every kind known
+//! or denied, and the token info asked — because a judge given a partial
+//! record (say, just after a restart, before the service users were read)
+//! would retire the alerts of the missing kinds and announce them again
+//! once they arrive.
 
 use super::{lock, Session, UpstreamError};
 use crate::events::{Credentials, DaemonEvent};
@@ -27,7 +33,8 @@ pub(super) enum Known {
 }
 
 impl Session {
-    /// Records a fetched list and publishes the whole record.
+    /// Records a fetched list and publishes the whole record once it is
+    /// complete.
     pub(super) fn record(&self, known: Known) {
         let snapshot = {
             let mut record = lock(&self.credentials);
@@ -38,15 +45,32 @@ impl Session {
                 Known::Credential(info) => record.credential = Some(info),
             }
             record.workspace = self.known_workspace_name().unwrap_or_default();
+            if !self.is_complete(&record) {
+                return;
+            }
             Arc::new(record.clone())
         };
         self.bus
             .publish(DaemonEvent::CredentialsRefreshed(snapshot));
     }
 
-    /// Publishes the record as it is (e.g. after a mutation removed a
-    /// credential, or for a plugin that was just loaded).
-    pub(crate) fn known_credentials(&self) -> Arc<Credentials> {
+    /// True when every kind is known or may not be read, and the token
+    /// info was asked for (the server may not say).
+    fn is_complete(&self, record: &Credentials) -> bool {
+        record.proxy_tokens.is_some()
+            && (record.service_users.is_some() || self.service_users_denied.load(Ordering::Relaxed))
+            && (record.member_tokens.is_some() || self.member_tokens_denied.load(Ordering::Relaxed))
+            && self.token_info.initialized()
+    }
+
+    /// The record, if complete enough to judge (see the module doc).
+    pub(crate) fn complete_credentials(&self) -> Option<Arc<Credentials>> {
+        let record = self.known_credentials();
+        self.is_complete(&record).then_some(record)
+    }
+
+    /// The record as it is, complete or not.
+    fn known_credentials(&self) -> Arc<Credentials> {
         let mut record = lock(&self.credentials).clone();
         record.workspace = self.known_workspace_name().unwrap_or_default();
         Arc::new(record)
@@ -68,12 +92,13 @@ impl Session {
     }
 
     /// Brings every credential list up to `max_age` (each from the cache
-    /// when young enough) and returns the record. Only the proxy tokens are
-    /// required; a list this identity may not read is left out.
+    /// when young enough) and returns the record when it is complete
+    /// (`None` when a list could not be read this time). Only the proxy
+    /// tokens are required; a list this identity may not read is left out.
     pub(crate) async fn credentials(
         &self,
         max_age: Duration,
-    ) -> Result<Arc<Credentials>, UpstreamError> {
+    ) -> Result<Option<Arc<Credentials>>, UpstreamError> {
         self.begin().await?;
         self.tokens(max_age).await?;
         if let Err(e) = self.service_users(max_age).await {
@@ -86,7 +111,7 @@ impl Session {
                 tracing::debug!("member tokens unavailable for alerts: {e}");
             }
         }
-        Ok(self.known_credentials())
+        Ok(self.complete_credentials())
     }
 
     /// The poller's share: the credential lists a plain listing does not

@@ -43,13 +43,7 @@ fn plans_dir() -> PathBuf {
 }
 
 fn read_plan(path: &std::path::Path) -> Option<Plan> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_PLAN).read_to_end(&mut bytes).ok()?;
+    let bytes = crate::files::read_regular_file(path, MAX_PLAN).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -193,9 +187,10 @@ impl Session {
             {
                 Ok(()) => rotated.old_deleted = true,
                 // Gone already (e.g. deleted by hand after a failed run).
-                Err(UpstreamError::Status { code, .. }) if code == tonic::Code::NotFound => {
-                    rotated.old_deleted = true
-                }
+                Err(UpstreamError::Status {
+                    code: tonic::Code::NotFound,
+                    ..
+                }) => rotated.old_deleted = true,
                 Err(e) => {
                     rotated.failure = Some(format!("deleting the old token failed: {e}"));
                 }

@@ -157,6 +157,9 @@ struct Judge<'a> {
     now: f64,
     config: &'a Value,
     alerts: Vec<Value>,
+    /// The caller's own credential when it was judged by its expiry: as a
+    /// member token it is not announced a second time.
+    own_credential: String,
 }
 
 impl Judge<'_> {
@@ -189,6 +192,7 @@ impl Judge<'_> {
             return Ok(());
         }
         let policy = policy(self.config, "credential")?;
+        self.own_credential = id.to_string();
         if let Some((level, when)) = expiry_level(self.now, expires_at, &policy) {
             let owner = text(info, "owner");
             let service_user = text(info, "owner_kind") == "service_user";
@@ -278,7 +282,7 @@ impl Judge<'_> {
                 );
                 continue;
             }
-            if expires_at > 0.0 {
+            if expires_at > 0.0 && id != self.own_credential {
                 if let Some((level, when)) = expiry_level(self.now, expires_at, &policy) {
                     self.alert(
                         "member_token_expiry",
@@ -381,6 +385,7 @@ pub fn judge(input: &[u8]) -> Result<Value, String> {
         now,
         config: &config,
         alerts: Vec::new(),
+        own_credential: String::new(),
     };
     if doc.get("event").and_then(Value::as_str) == Some("tokens.refreshed")
         || doc.get("tokens").is_some()
