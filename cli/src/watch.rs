@@ -52,6 +52,8 @@ pub fn run(profile: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
         let line = match answer(response?)? {
             Response::Event(event) if json => json_line(&event, &tz),
             Response::Event(event) => human_line(&event, &tz),
+            // Never a silent gap: say how many events this watcher missed.
+            Response::Lagged { missed } => lagged_line(missed, json),
             // The subscription's `Ok`, and answers added later.
             _ => continue,
         };
@@ -65,9 +67,31 @@ pub fn run(profile: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
     anyhow::bail!("unexpected answer from mwsd: mwsd closed the event stream")
 }
 
+/// The line for a subscription that fell behind: `{"type": "lagged",
+/// "missed": N}` in JSON, a sentence otherwise.
+fn lagged_line(missed: u64, json: bool) -> String {
+    if json {
+        serde_json::json!({ "type": "lagged", "missed": missed }).to_string()
+    } else {
+        format!(
+            "{missed} event{} missed: this watcher fell behind; list again to see the current state",
+            if missed == 1 { " was" } else { "s were" }
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lagged_stream_says_how_many_events_were_missed() {
+        assert_eq!(lagged_line(7, true), r#"{"type":"lagged","missed":7}"#);
+        assert_eq!(
+            lagged_line(1, false),
+            "1 event was missed: this watcher fell behind; list again to see the current state"
+        );
+    }
 
     fn event() -> Event {
         Event {
