@@ -178,6 +178,60 @@ pub enum Command {
         freshness: FreshnessArgs,
     },
 
+    /// Run a command with the selected credential in its environment.
+    ///
+    /// COMMAND runs with MODAL_TOKEN_ID, MODAL_TOKEN_SECRET and MODAL_SERVER_URL
+    /// of the selected profile, taken from the daemon (and so from the OS
+    /// keyring): `modal deploy`, `modal run` and scripts using the Modal SDK
+    /// work after `mws auth import --scrub` removed the secret from
+    /// ~/.modal.toml. The secret is never on a command line or in a file.
+    /// mws replaces itself with COMMAND, so its exit status, signals and
+    /// terminal are COMMAND's own.
+    ///
+    ///   mws exec -- modal deploy app.py
+    ///   mws --profile work exec -- python train.py
+    #[command(verbatim_doc_comment)]
+    Exec {
+        /// The command and its arguments.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<std::ffi::OsString>,
+    },
+
+    /// Print the selected credential as environment variables.
+    ///
+    /// For `eval "$(mws env)"` (sh, bash, zsh), `mws env --shell fish | source`,
+    /// or --shell json. Refuses to print the secret to a terminal unless --reveal.
+    #[command(verbatim_doc_comment)]
+    Env {
+        /// The syntax to print.
+        #[arg(long, value_enum, default_value = "sh")]
+        shell: EnvShell,
+        /// Print even when stdout is a terminal (the secret will be on screen).
+        #[arg(long)]
+        reveal: bool,
+    },
+
+    /// Print a one-line segment for a shell prompt: profile, workspace, alert.
+    ///
+    /// Answered from the daemon's cache only: never calls Modal and never starts
+    /// the daemon. Prints nothing (and exits 0) when the daemon is not running or
+    /// does not answer within 50 ms. See docs/shell.md for bash, zsh, fish and
+    /// starship snippets.
+    ///
+    /// Placeholders: {profile} {workspace} {alert} (e.g. "⚠ token expires in 3d",
+    /// empty when there is none) {level}. Default: "{workspace} {alert}".
+    #[command(verbatim_doc_comment)]
+    Prompt {
+        /// The template.
+        #[arg(long, value_name = "TEMPLATE", default_value = "{workspace} {alert}")]
+        format: String,
+    },
+
     /// Follow changes to the workspace (tokens, members) as they happen.
     ///
     /// Runs until interrupted. With --json, one JSON object per line:
@@ -201,6 +255,14 @@ pub enum Command {
     /// Print the man page (roff), e.g. `mws man > ~/.local/share/man/man1/mws.1`.
     #[command(verbatim_doc_comment)]
     Man,
+}
+
+/// `mws env --shell`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvShell {
+    Sh,
+    Fish,
+    Json,
 }
 
 /// `mws workspace …`: the official CLI's spelling of the same commands.

@@ -149,6 +149,21 @@ impl Client {
         self.run(request, Retry::Unsafe, false)
     }
 
+    /// Sends `request` to a running daemon, waiting `within` at most for
+    /// each step; no daemon is started or replaced, nothing is resent. For
+    /// answers that must never hold the user up (a shell prompt's).
+    pub fn request_within(
+        &self,
+        request: &Request,
+        within: Duration,
+    ) -> Result<Response, ClientError> {
+        match self.attempt(&encode(request)?, within) {
+            Ok((_, response)) => Ok(response),
+            Err(Failure::Fatal(e)) => Err(e),
+            Err(_) => Err(ClientError::NotRunning),
+        }
+    }
+
     fn run(&self, request: &Request, retry: Retry, start: bool) -> Result<Exchange, ClientError> {
         let frames = encode(request)?;
         let mut started = false;
@@ -156,7 +171,7 @@ impl Client {
         // Each pass either succeeds, fails for good, or fixes one problem
         // (no daemon, wrong daemon, dead daemon); a few passes are plenty.
         for _ in 0..4 {
-            let failure = match self.attempt(&frames) {
+            let failure = match self.attempt(&frames, RESPONSE_TIMEOUT) {
                 Ok((hello, response)) => {
                     return Ok(Exchange {
                         hello,
@@ -201,7 +216,11 @@ impl Client {
     }
 
     /// One connection: hello + request in one write, hello + response back.
-    fn attempt(&self, frames: &[u8]) -> Result<(ServerHello, Response), Failure> {
+    fn attempt(
+        &self,
+        frames: &[u8],
+        timeout: Duration,
+    ) -> Result<(ServerHello, Response), Failure> {
         match paths::check_runtime_dir(&self.runtime_dir) {
             Ok(()) => {}
             Err(PathError::Create { error, .. }) if error.kind() == io::ErrorKind::NotFound => {
@@ -220,7 +239,10 @@ impl Client {
             }
         };
         stream
-            .set_recv_timeout(Some(RESPONSE_TIMEOUT))
+            .set_recv_timeout(Some(timeout))
+            .map_err(ClientError::Io)?;
+        stream
+            .set_send_timeout(Some(timeout))
             .map_err(ClientError::Io)?;
         if let Err(e) = (&stream).write_all(frames) {
             // Not all of the request reached the daemon, so it cannot act on it.

@@ -114,6 +114,29 @@ impl Credentials {
         }
     }
 
+    /// Which identity a selection names — `(profile, server URL, token
+    /// id)` — from the config files alone: no keyring, no emulator started
+    /// (`None` for `local` when its emulator is not running). For answers
+    /// that must never wait, like a shell prompt's.
+    pub(crate) async fn peek(&self, selection: &Selection) -> Option<(String, String, String)> {
+        let (profiles, owned) = (self.profiles.clone(), selection.clone());
+        let (resolved, _) = off_worker(move || profiles.resolve(&owned)).await;
+        match resolved.ok()? {
+            Resolved::Remote(candidate) => {
+                Some((candidate.profile, candidate.server_url, candidate.token_id))
+            }
+            Resolved::Local => {
+                let local = self.local.try_lock().ok()?;
+                let running = local.as_ref()?;
+                Some((
+                    config::LOCAL_PROFILE.to_string(),
+                    running.url.clone(),
+                    running.token_id.clone(),
+                ))
+            }
+        }
+    }
+
     /// The keyring's secret for a token id, cached in memory.
     pub(crate) async fn keyring_secret(
         &self,

@@ -207,6 +207,15 @@ impl Daemon {
     }
 
     /// The session of an identity, opened on first use.
+    /// The session of an identity the daemon has already met, if any
+    /// (whatever its secret); never creates one.
+    pub(crate) fn known_session(&self, server_url: &str, token_id: &str) -> Option<Arc<Session>> {
+        lock(&self.sessions)
+            .iter()
+            .find(|((url, id, _), _)| url == server_url && id == token_id)
+            .map(|(_, session)| session.clone())
+    }
+
     pub(crate) fn session_for(&self, identity: &Identity) -> Result<Arc<Session>, Error> {
         let key = (
             identity.server_url.clone(),

@@ -52,4 +52,4 @@ pub use types::*;
 /// 3: settings, service users, member tokens; token info in auth and status.
 /// 4: alerts judged per identity (`WorkspaceCommand::Alerts`), alerts name
 ///    owner, expiry and fix; `proxy-tokens rotate`.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;

@@ -324,6 +324,43 @@ pub enum Request {
     /// (protocol 2 and 3 clients); answered with [`Response::Alerts`].
     /// Current clients send `WorkspaceCommand::Alerts`.
     Alerts,
+    /// The selected identity's credential, secret included, for `mws exec`
+    /// and `mws env` to hand to other Modal tools; answered with
+    /// [`Response::Credential`] (protocol 5). Nothing is asked of Modal.
+    Credential {
+        #[serde(default)]
+        selection: Selection,
+    },
+    /// A shell prompt's segment for the selected identity, from what the
+    /// daemon already knows (never a call to Modal); answered with
+    /// [`Response::Prompt`] (protocol 5).
+    Prompt {
+        #[serde(default)]
+        selection: Selection,
+    },
+}
+
+/// `Request::Credential`'s answer: what `MODAL_TOKEN_ID`,
+/// `MODAL_TOKEN_SECRET` and `MODAL_SERVER_URL` should say.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExportedCredential {
+    pub token_id: String,
+    pub token_secret: Secret,
+    pub server_url: String,
+    /// The profile it came from (`""` for the environment).
+    pub profile: String,
+}
+
+/// `Request::Prompt`'s answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PromptInfo {
+    /// The profile in use (`""` when the credential came from the
+    /// environment).
+    pub profile: String,
+    /// The workspace, when the daemon has met this identity (`""` if not).
+    pub workspace: String,
+    /// The most urgent alert of that workspace at `warning` or above.
+    pub alert: Option<Alert>,
 }
 
 /// A workspace member, as the server sent it (timestamps in Unix seconds,
@@ -552,6 +589,10 @@ pub enum Response {
     Lagged {
         missed: u64,
     },
+    /// `Request::Credential`.
+    Credential(ExportedCredential),
+    /// `Request::Prompt`.
+    Prompt(PromptInfo),
 }
 
 /// Where a plugin file stands.
@@ -681,6 +722,8 @@ impl Response {
             Response::RoleSet { .. } => "RoleSet",
             Response::MemberTokens(_) => "MemberTokens",
             Response::Lagged { .. } => "Lagged",
+            Response::Credential(_) => "Credential",
+            Response::Prompt(_) => "Prompt",
         }
     }
 

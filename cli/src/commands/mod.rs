@@ -8,9 +8,11 @@
 
 mod alerts;
 mod daemon;
+mod exec;
 mod generated;
 mod member_tokens;
 mod members;
+mod prompt;
 mod proxy_tokens;
 mod service_users;
 mod settings;
@@ -46,6 +48,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             fail_on,
             freshness,
         } => alerts::run(profile, output, &fail_on, freshness.into()),
+        Command::Exec { command } => exec::exec(profile, command),
+        Command::Env { shell, reveal } => exec::env(profile, shell, reveal),
+        Command::Prompt { format } => prompt::run(profile, &format),
         Command::Watch { output } => crate::watch::run(profile, output.json),
         Command::Auth(command) => crate::auth::run(profile, command),
         Command::Completions { shell } => generated::completions(shell),

@@ -30,7 +30,7 @@ pub(super) async fn check(daemon: &Daemon, cx: &Context) -> Result<Response, Err
 
 /// Highest level first; within a level, the soonest expiry (none last),
 /// then by workspace, kind and credential, so the order is stable.
-fn most_urgent_first(a: &mws_ipc::Alert, b: &mws_ipc::Alert) -> std::cmp::Ordering {
+pub(super) fn most_urgent_first(a: &mws_ipc::Alert, b: &mws_ipc::Alert) -> std::cmp::Ordering {
     let expiry = |alert: &mws_ipc::Alert| {
         if alert.expires_at > 0.0 {
             alert.expires_at
@@ -62,7 +62,7 @@ mod tests {
 
     #[test]
     fn the_most_urgent_alert_comes_first() {
-        let mut alerts = vec![
+        let mut alerts = [
             alert("info", 0.0, "a"),
             alert("warning", 0.0, "b"),
             alert("expired", 0.0, "c"),

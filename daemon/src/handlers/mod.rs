@@ -10,9 +10,11 @@
 mod alerts;
 mod auth;
 mod context;
+mod credential;
 mod member_tokens;
 mod members;
 mod plugins;
+mod prompt;
 mod proxy_tokens;
 mod service_users;
 mod settings;
@@ -58,6 +60,8 @@ pub(crate) async fn handle(daemon: &Daemon, request: Request) -> Response {
         }
         Request::Plugins => Ok(plugins::list(daemon).await),
         Request::Alerts => Ok(plugins::alerts(daemon)),
+        Request::Credential { selection } => credential::export(daemon, &selection).await,
+        Request::Prompt { selection } => Ok(prompt::prompt(daemon, &selection).await),
     };
     result.unwrap_or_else(|e| Response::Error(e.reply()))
 }
