@@ -11,6 +11,7 @@ command -v dbus-run-session >/dev/null || need_apt+=(dbus)
 command -v gnome-keyring-daemon >/dev/null || need_apt+=(gnome-keyring)
 command -v secret-tool >/dev/null || need_apt+=(libsecret-tools)
 command -v keyctl >/dev/null || need_apt+=(keyutils)
+command -v systemd-socket-activate >/dev/null || need_apt+=(systemd)
 [ -d /usr/share/zoneinfo/Asia ] || need_apt+=(tzdata)
 /usr/bin/python3 -c 'import dbusmock' 2>/dev/null || need_apt+=(python3-dbusmock)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -592,6 +592,21 @@ pub enum DaemonCommand {
     /// Stop mwsd, then start it again.
     #[command(verbatim_doc_comment)]
     Restart,
+    /// Write systemd user units (mwsd.socket + mwsd.service) so that systemd
+    /// starts mwsd on the first connection to its socket.
+    ///
+    /// Units go to $XDG_CONFIG_HOME/systemd/user/ (default ~/.config/systemd/user/).
+    /// With --enable, also runs `systemctl --user daemon-reload` and
+    /// `systemctl --user enable --now mwsd.socket`.
+    #[command(verbatim_doc_comment)]
+    InstallService {
+        /// Enable and start the socket unit now.
+        #[arg(long)]
+        enable: bool,
+    },
+    /// Stop and remove the systemd user units written by install-service.
+    #[command(verbatim_doc_comment)]
+    UninstallService,
 }
 
 #[derive(Subcommand, Debug)]

@@ -2,17 +2,24 @@
 //! auto-started by `mws` with `--ready-fd`, through which it reports once its
 //! socket is bound (`ok`), that another daemon already runs
 //! (`already-running`, exit 3), or why it could not start (`error: …`).
+//!
+//! Under systemd (`mws daemon install-service`) the socket is systemd's:
+//! mwsd takes the listening socket it is passed (`LISTEN_FDS`/`LISTEN_PID`,
+//! socket activation), neither creates nor removes the socket file, and
+//! reports readiness with `sd_notify` (`READY=1`, for `Type=notify`).
 
 mod log_file;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use interprocess::local_socket::tokio::Listener;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
+use interprocess::os::unix::uds_local_socket::tokio::Listener as UdsListener;
 use mws_ipc::paths;
 use mwsd::{Daemon, LocalSettings, UpstreamSettings};
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::FromRawFd;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -133,6 +140,15 @@ fn main() {
         mwsd::harden_process();
         std::process::exit(mwsd::plugin_host_main());
     }
+    // Before any thread exists (the variables are unset here) and before
+    // anything could open fd 3.
+    let activated = match systemd_socket() {
+        Ok(socket) => socket,
+        Err(e) => {
+            eprintln!("mwsd: {e:#}");
+            std::process::exit(1);
+        }
+    };
     mwsd::harden_process();
     let mut readiness = Readiness::new(args.ready_fd);
     if let Err(e) = init_logging(&args) {
@@ -140,7 +156,7 @@ fn main() {
         eprintln!("mwsd: {e:#}");
         std::process::exit(1);
     }
-    match start(&args, &mut readiness) {
+    match start(&args, &mut readiness, activated) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             tracing::error!("{e:#}");
@@ -151,8 +167,34 @@ fn main() {
     }
 }
 
-fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
+/// The listening socket systemd passed (socket activation), if any.
+fn systemd_socket() -> Result<Option<OwnedFd>> {
+    // SAFETY: called first thing in `main`, while the process has a single
+    // thread, so unsetting LISTEN_PID / LISTEN_FDS races no reader.
+    let mut fds =
+        unsafe { sd_notify::listen_fds_and_unset_env() }.context("bad LISTEN_FDS from systemd")?;
+    match fds.len() {
+        0 => Ok(None),
+        1 => {
+            let raw = fds.next().context("LISTEN_FDS")?;
+            // SAFETY: systemd passed this descriptor for this process to own
+            // (LISTEN_PID is ours); nothing else in the process uses it.
+            let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+            let stat = rustix::fs::fstat(&fd).context("the socket systemd passed")?;
+            if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::Socket {
+                anyhow::bail!("systemd passed fd {raw}, which is not a socket");
+            }
+            Ok(Some(fd))
+        }
+        n => anyhow::bail!(
+            "systemd passed {n} sockets; mwsd.socket must have exactly one ListenStream"
+        ),
+    }
+}
+
+fn start(args: &Args, readiness: &mut Readiness, activated: Option<OwnedFd>) -> Result<i32> {
     let _ = args;
+    let activated_by_systemd = activated.is_some();
     let dir = paths::runtime_dir();
     paths::ensure_runtime_dir(&dir)?;
     let Some(_lock) = take_instance_lock(&dir)? else {
@@ -161,11 +203,14 @@ fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
         return Ok(EXIT_ALREADY_RUNNING);
     };
     let socket = paths::socket_path(&dir);
-    // We hold the instance lock, so a socket file left behind is stale.
-    match std::fs::remove_file(&socket) {
-        Ok(()) => tracing::info!("removed stale socket {}", socket.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot remove {}", socket.display())),
+    // We hold the instance lock, so a socket file left behind is stale —
+    // unless systemd made it and listens on it for us.
+    if !activated_by_systemd {
+        match std::fs::remove_file(&socket) {
+            Ok(()) => tracing::info!("removed stale socket {}", socket.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", socket.display())),
+        }
     }
 
     // Every start-up input is read before the daemon reports ready, so a bad
@@ -194,24 +239,25 @@ fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let name = socket
-            .clone()
-            .to_fs_name::<GenericFilePath>()
-            .context("invalid socket path")?;
-        let listener = ListenerOptions::new()
-            .name(name)
-            .reclaim_name(true)
-            .create_tokio()
-            .with_context(|| format!("cannot listen on {}", socket.display()))?;
-        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("cannot restrict {}", socket.display()))?;
+        let listener = match activated {
+            Some(fd) => {
+                let listener = UdsListener::try_from(fd)
+                    .context("cannot listen on the socket systemd passed")?;
+                Listener::from(listener)
+            }
+            None => listen(&socket)?,
+        };
         tracing::info!(
             pid = std::process::id(),
             socket = %socket.display(),
+            systemd = activated_by_systemd,
             "mwsd {} listening",
             env!("CARGO_PKG_VERSION")
         );
         readiness.say("ok");
+        if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+            tracing::warn!("cannot tell systemd that mwsd is ready: {e}");
+        }
 
         let daemon = Arc::new(Daemon::new(
             socket.clone(),
@@ -238,8 +284,26 @@ fn start(args: &Args, readiness: &mut Readiness) -> Result<i32> {
         mwsd::run(daemon, listener, shutdown_signal()).await;
         anyhow::Ok(())
     })?;
-    let _ = std::fs::remove_file(&socket);
+    if !activated_by_systemd {
+        let _ = std::fs::remove_file(&socket);
+    }
     Ok(0)
+}
+
+/// Binds the socket file (mode 0600) when mwsd starts by itself.
+fn listen(socket: &std::path::Path) -> Result<Listener> {
+    let name = socket
+        .to_path_buf()
+        .to_fs_name::<GenericFilePath>()
+        .context("invalid socket path")?;
+    let listener = ListenerOptions::new()
+        .name(name)
+        .reclaim_name(true)
+        .create_tokio()
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict {}", socket.display()))?;
+    Ok(listener)
 }
 
 async fn shutdown_signal() {

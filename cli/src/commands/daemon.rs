@@ -17,6 +17,8 @@ pub fn run(command: DaemonCommand) -> anyhow::Result<ExitCode> {
             stop(&client)?;
             start(&client)?;
         }
+        DaemonCommand::InstallService { enable } => return super::service::install(enable),
+        DaemonCommand::UninstallService => return super::service::uninstall(),
         DaemonCommand::Status { output } => {
             let exchange = match client.request_running(&Request::Status) {
                 Ok(exchange) => exchange,

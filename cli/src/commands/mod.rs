@@ -14,6 +14,7 @@ mod member_tokens;
 mod members;
 mod prompt;
 mod proxy_tokens;
+mod service;
 mod service_users;
 mod settings;
 mod shared;
