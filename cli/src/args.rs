@@ -334,6 +334,7 @@ pub enum ServiceUsersCommand {
     /// with Modal.
     #[command(arg_required_else_help = true)]
     Delete {
+        #[arg(add = crate::complete::service_users())]
         name: String,
         /// Don't error if the Service User doesn't exist.
         #[arg(verbatim_doc_comment, long)]
@@ -345,6 +346,7 @@ pub enum ServiceUsersCommand {
     /// Inspect a Service User in this workspace.
     #[command(verbatim_doc_comment, arg_required_else_help = true)]
     Info {
+        #[arg(add = crate::complete::service_users())]
         name: String,
         /// Output as JSON.
         #[arg(verbatim_doc_comment, long)]
@@ -358,7 +360,9 @@ pub enum ServiceUsersCommand {
     ///   mws service-users set-role test-service-user prod no-access
     #[command(verbatim_doc_comment, arg_required_else_help = true)]
     SetRole {
+        #[arg(add = crate::complete::service_users())]
         service_user_name: String,
+        #[arg(add = crate::complete::environments())]
         environment_name: String,
         role: String,
     },
@@ -369,6 +373,7 @@ pub enum ServiceUsersCommand {
     /// same environment roles, and changes nothing.
     #[command(arg_required_else_help = true)]
     Rotate {
+        #[arg(add = crate::complete::service_users())]
         name: String,
         /// The new Service User's expiration (as for `create`).
         #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
@@ -392,6 +397,7 @@ pub enum MemberTokensCommand {
     /// and will render it unable to authenticate with Modal.
     #[command(arg_required_else_help = true)]
     Delete {
+        #[arg(add = crate::complete::member_tokens())]
         token_id: String,
         /// Don't error if the Token doesn't exist.
         #[arg(verbatim_doc_comment, long)]
@@ -409,6 +415,7 @@ pub enum MemberTokensCommand {
     /// Manager or above, this will disable all the tokens in your Workspace.
     #[command(arg_required_else_help = true)]
     Disable {
+        #[arg(add = crate::complete::member_tokens())]
         token_ids: Vec<String>,
         /// Disable all tokens you have access to.
         #[arg(verbatim_doc_comment, long)]
@@ -423,6 +430,7 @@ pub enum MemberTokensCommand {
     /// will re-enable it, allowing it to authenticate with Modal.
     #[command(arg_required_else_help = true)]
     Enable {
+        #[arg(add = crate::complete::member_tokens())]
         token_ids: Vec<String>,
         /// Run without pausing for confirmation.
         #[arg(verbatim_doc_comment, short, long)]
@@ -450,7 +458,8 @@ pub enum ProxyTokensCommand {
     #[command(verbatim_doc_comment)]
     List {
         /// Only list tokens associated with this environment. Lists all tokens when omitted.
-        #[arg(verbatim_doc_comment, short = 'e', long, value_name = "TEXT")]
+        #[arg(verbatim_doc_comment, short = 'e', long, value_name = "TEXT",
+              add = crate::complete::environments())]
         environment: Option<String>,
         #[command(flatten)]
         output: JsonFlag,
@@ -473,6 +482,7 @@ pub enum ProxyTokensCommand {
     /// Update a proxy token in the current Workspace.
     #[command(verbatim_doc_comment, long_about = UPDATE_HELP, arg_required_else_help = true)]
     Update {
+        #[arg(add = crate::complete::proxy_tokens())]
         token_id: String,
         /// The setting to change; only `name` is supported.
         #[arg(verbatim_doc_comment)]
@@ -483,20 +493,25 @@ pub enum ProxyTokensCommand {
     /// Allow a proxy token to authenticate to an environment.
     #[command(verbatim_doc_comment, arg_required_else_help = true)]
     Allow {
+        #[arg(add = crate::complete::proxy_tokens())]
         token_id: String,
+        #[arg(add = crate::complete::environments())]
         environment_name: String,
     },
 
     /// Revoke a proxy token’s access to an environment.
     #[command(verbatim_doc_comment, arg_required_else_help = true)]
     Revoke {
+        #[arg(add = crate::complete::proxy_tokens())]
         token_id: String,
+        #[arg(add = crate::complete::environments())]
         environment_name: String,
     },
 
     /// Delete a proxy token from the current Workspace.
     #[command(verbatim_doc_comment, arg_required_else_help = true)]
     Delete {
+        #[arg(add = crate::complete::proxy_tokens())]
         token_id: String,
         /// Run without pausing for confirmation.
         #[arg(verbatim_doc_comment, short, long)]
@@ -511,6 +526,7 @@ pub enum ProxyTokensCommand {
     /// exists now and what to run.
     #[command(arg_required_else_help = true)]
     Rotate {
+        #[arg(add = crate::complete::proxy_tokens())]
         token_id: String,
         /// Keep the old token (delete it yourself once nothing uses it).
         #[arg(long)]

@@ -11,6 +11,7 @@ mod auth;
 mod autostart;
 mod client;
 mod commands;
+mod complete;
 mod confirm;
 mod output;
 mod plugins;
@@ -26,6 +27,10 @@ use output::CommandError;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `COMPLETE=SHELL mws -- WORDS…`, run by the completion script on a
+    // tab press: answer and exit (see `complete`).
+    clap_complete::CompleteEnv::with_factory(<args::Cli as clap::CommandFactory>::command)
+        .complete();
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = match args::Cli::try_parse_from(&argv) {
         Ok(cli) => cli,

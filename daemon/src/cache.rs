@@ -114,6 +114,13 @@ impl<T: Clone, E: Clone> Slot<T, E> {
         state.error = None;
     }
 
+    /// The cached answer, whatever its age; `None` when there is none or a
+    /// fetch holds the slot (never waits).
+    pub fn peek(&self) -> Option<T> {
+        let state = self.state.try_lock().ok()?;
+        state.value.as_ref().map(|(value, _)| value.clone())
+    }
+
     /// Age of the cached answer and time since the last refresh, for status;
     /// `None` while a fetch holds the slot.
     pub fn ages(&self) -> Option<(Option<Duration>, Option<Duration>)> {

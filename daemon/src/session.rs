@@ -283,6 +283,19 @@ impl Session {
             .clone()
     }
 
+    /// Every environment name this session has met: looked up, listed
+    /// tokens for, seen on a token, or the default one.
+    fn known_environments(&self) -> Vec<String> {
+        let mut names: Vec<String> = lock(&self.environment_ids).keys().cloned().collect();
+        names.extend(lock(&self.environment_tokens).keys().cloned());
+        names.extend(lock(&self.token_environments).values().flatten().cloned());
+        if let Some(settings) = self.settings.peek() {
+            names.push(settings.default_environment.clone());
+        }
+        names.retain(|name| !name.is_empty());
+        names
+    }
+
     /// Marks the identity as used and makes sure its workspace is known
     /// (the official client looks it up before every command).
     pub(crate) async fn begin(&self) -> Result<(), UpstreamError> {

@@ -331,6 +331,15 @@ pub enum Request {
         #[serde(default)]
         selection: Selection,
     },
+    /// Names for shell completion (token ids, service users, environment
+    /// names) from what the daemon has cached for the selected identity —
+    /// never a call to Modal; answered with [`Response::Names`]
+    /// (protocol 5).
+    Complete {
+        #[serde(default)]
+        selection: Selection,
+        kind: CompletionKind,
+    },
     /// A shell prompt's segment for the selected identity, from what the
     /// daemon already knows (never a call to Modal); answered with
     /// [`Response::Prompt`] (protocol 5).
@@ -338,6 +347,15 @@ pub enum Request {
         #[serde(default)]
         selection: Selection,
     },
+}
+
+/// What `Request::Complete` asks for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum CompletionKind {
+    ProxyTokens,
+    ServiceUsers,
+    MemberTokens,
+    Environments,
 }
 
 /// `Request::Credential`'s answer: what `MODAL_TOKEN_ID`,
@@ -593,6 +611,8 @@ pub enum Response {
     Credential(ExportedCredential),
     /// `Request::Prompt`.
     Prompt(PromptInfo),
+    /// `Request::Complete`: sorted, without duplicates.
+    Names(Vec<String>),
 }
 
 /// Where a plugin file stands.
@@ -724,6 +744,7 @@ impl Response {
             Response::Lagged { .. } => "Lagged",
             Response::Credential(_) => "Credential",
             Response::Prompt(_) => "Prompt",
+            Response::Names(_) => "Names",
         }
     }
 

@@ -247,3 +247,86 @@ fn prompt_answers_from_the_cache_and_is_silent_without_a_daemon() {
     );
     eprintln!("prompt with a stopped daemon: {took:?}");
 }
+
+/// What the completion engine offers for the last word of `words`, as
+/// fish's completion script would ask for it.
+fn complete(world: &World, words: &[&str]) -> Vec<String> {
+    let out = world
+        .command(bin("mws"))
+        .env("COMPLETE", "fish")
+        .arg("--")
+        .args(words)
+        .output()
+        .unwrap();
+    ok(&out)
+        .lines()
+        .map(|line| line.split('\t').next().unwrap().to_string())
+        .filter(|word| !word.starts_with('-'))
+        .collect()
+}
+
+fn ids_of(world: &World, args: &[&str], key: &str) -> Vec<String> {
+    let mut ids: Vec<String> = json_of(&ok(&world.mws(args)))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v[key].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn completion_offers_cached_names_and_never_calls_modal() {
+    let mut world = World::new();
+    let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
+    world.use_emulator(&emulator);
+    world.set("MWS_POLL_INTERVAL_SECS", "3600");
+    // The registration script for each shell.
+    assert!(ok(&world.mws(&["completions", "bash"]))
+        .contains("complete -o nospace -o bashdefault -o nosort -F _clap_complete_mws mws"));
+    assert!(
+        ok(&world.mws(&["completions", "zsh"])).contains("compdef _clap_dynamic_completer_mws mws")
+    );
+    assert!(ok(&world.mws(&["completions", "fish"]))
+        .contains("complete --keep-order --exclusive --command mws"));
+
+    // No daemon: nothing, at once, and no daemon started.
+    assert!(complete(&world, &["mws", "proxy-tokens", "delete", ""]).is_empty());
+    assert!(world.daemon_pid().is_none());
+
+    let tokens = ids_of(&world, &["proxy-tokens", "list", "--json"], "token_id");
+    let users = ids_of(&world, &["service-users", "list", "--json"], "name");
+    let member_tokens = ids_of(&world, &["member-tokens", "list", "--json"], "token_id");
+    ok(&world.mws(&["proxy-tokens", "list", "-e", "prod"]));
+    let calls = emulator.calls().len();
+
+    assert_eq!(
+        complete(&world, &["mws", "proxy-tokens", "delete", ""]),
+        tokens
+    );
+    assert_eq!(
+        complete(&world, &["mws", "workspace", "proxy-tokens", "rotate", ""]),
+        tokens
+    );
+    let first = &tokens[0][..5];
+    let narrowed = complete(&world, &["mws", "proxy-tokens", "delete", first]);
+    assert!(narrowed.iter().all(|id| id.starts_with(first)) && !narrowed.is_empty());
+    assert_eq!(
+        complete(&world, &["mws", "service-users", "info", ""]),
+        users
+    );
+    assert_eq!(
+        complete(&world, &["mws", "member-tokens", "disable", "x", ""]),
+        member_tokens
+    );
+    // Environments the daemon has met; never file names.
+    let envs = complete(&world, &["mws", "proxy-tokens", "list", "-e", ""]);
+    assert!(envs.contains(&"prod".to_string()), "{envs:?}");
+    assert!(envs.iter().all(|e| !e.contains('/')), "{envs:?}");
+    assert_eq!(
+        emulator.calls().len(),
+        calls,
+        "completion called the server"
+    );
+}

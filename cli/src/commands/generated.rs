@@ -1,21 +1,27 @@
 //! What is generated from the command-line definitions themselves: shell
-//! completion scripts and the man page, so they never drift from `--help`.
+//! completion registration and the man page, so they never drift from
+//! `--help`.
 //! `scripts/install.sh` installs both where shells and `man` look.
 
 use crate::args::{Cli, CompletionShell};
 use crate::output::emit;
 use std::process::ExitCode;
 
-/// `mws completions SHELL`.
+/// `mws completions SHELL`: the script that registers dynamic completion
+/// (on each tab the shell runs `COMPLETE=SHELL mws -- WORDS…`; see
+/// `crate::complete`).
 pub(super) fn completions(shell: CompletionShell) -> anyhow::Result<ExitCode> {
-    let mut command = <Cli as clap::CommandFactory>::command();
+    let name = match shell {
+        CompletionShell::Bash => "bash",
+        CompletionShell::Zsh => "zsh",
+        CompletionShell::Fish => "fish",
+    };
+    let shells = clap_complete::env::Shells::builtins();
+    let completer = shells
+        .completer(name)
+        .ok_or_else(|| anyhow::anyhow!("no completion support for {name}"))?;
     let mut out = Vec::new();
-    clap_complete::generate(
-        clap_complete::Shell::from(shell),
-        &mut command,
-        "mws",
-        &mut out,
-    );
+    completer.write_registration("COMPLETE", "mws", "mws", "mws", &mut out)?;
     emit(&String::from_utf8_lossy(&out))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@
 
 mod alerts;
 mod auth;
+mod complete;
 mod context;
 mod credential;
 mod member_tokens;
@@ -62,6 +63,9 @@ pub(crate) async fn handle(daemon: &Daemon, request: Request) -> Response {
         Request::Alerts => Ok(plugins::alerts(daemon)),
         Request::Credential { selection } => credential::export(daemon, &selection).await,
         Request::Prompt { selection } => Ok(prompt::prompt(daemon, &selection).await),
+        Request::Complete { selection, kind } => {
+            Ok(complete::complete(daemon, &selection, kind).await)
+        }
     };
     result.unwrap_or_else(|e| Response::Error(e.reply()))
 }

@@ -69,6 +69,40 @@ impl Session {
         self.is_complete(&record).then_some(record)
     }
 
+    /// Names for shell completion, from the last answers only (see
+    /// `handlers::complete`).
+    pub(crate) fn known_names(&self, kind: mws_ipc::CompletionKind) -> Vec<String> {
+        use mws_ipc::CompletionKind;
+        let record = lock(&self.credentials);
+        let mut names: Vec<String> = match kind {
+            CompletionKind::ProxyTokens => record
+                .proxy_tokens
+                .iter()
+                .flatten()
+                .map(|t| t.token_id.clone())
+                .collect(),
+            CompletionKind::ServiceUsers => record
+                .service_users
+                .iter()
+                .flatten()
+                .map(|u| u.name.clone())
+                .collect(),
+            CompletionKind::MemberTokens => record
+                .member_tokens
+                .iter()
+                .flatten()
+                .map(|t| t.token_id.clone())
+                .collect(),
+            CompletionKind::Environments => {
+                drop(record);
+                self.known_environments()
+            }
+        };
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The record as it is, complete or not.
     fn known_credentials(&self) -> Arc<Credentials> {
         let mut record = lock(&self.credentials).clone();

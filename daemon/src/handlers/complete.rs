@@ -1,0 +1,23 @@
+//! Shell completion of token ids, service-user names and environment names
+//! (`mws proxy-tokens delete <TAB>`): from what the daemon last heard for
+//! the selected identity, never from Modal — a completion must answer at
+//! once, and a tab press is no reason to call a server. An identity the
+//! daemon has not met completes nothing.
+
+use crate::state::Daemon;
+use mws_ipc::{CompletionKind, Response, Selection};
+
+pub(super) async fn complete(
+    daemon: &Daemon,
+    selection: &Selection,
+    kind: CompletionKind,
+) -> Response {
+    let names = match daemon.credentials.peek(selection).await {
+        Some((_, server_url, token_id)) => daemon
+            .known_session(&server_url, &token_id)
+            .map(|session| session.known_names(kind))
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    Response::Names(names)
+}
