@@ -6,7 +6,7 @@
 //! 2. try the socket again: another `mws` may have started it meanwhile;
 //! 3. run `mwsd --ready-fd N` (`MWSD_PATH`, else next to this executable,
 //!    else on `PATH`) in a new session, stdio on `/dev/null`, with the write
-//!    end of a pipe as fd N;
+//!    end of a pipe as fd N and no other descriptor (`mws_ipc::inherit`);
 //! 4. read one line from the pipe, with a deadline (no blind sleeps):
 //!    `ok` (socket bound), `already-running` (another daemon holds the
 //!    instance lock: use it), or `error: <message>`.
@@ -165,21 +165,18 @@ fn spawn_and_wait(program: &Path) -> Result<(), StartError> {
         .current_dir("/")
         .env_remove("MODAL_TOKEN_ID")
         .env_remove("MODAL_TOKEN_SECRET");
-    // SAFETY: the closure runs between fork and exec and calls only
-    // async-signal-safe functions (setsid, fcntl).
+    // SAFETY: the closure runs between fork and exec and makes only system
+    // calls (setsid, close_range, fcntl), which are async-signal-safe.
     unsafe {
         command.pre_exec(move || {
             // A session of its own: the daemon outlives this terminal.
             if libc::setsid() == -1 {
                 return Err(io::Error::last_os_error());
             }
-            // The ready fd must survive exec.
-            let flags = libc::fcntl(ready_fd, libc::F_GETFD);
-            if flags == -1 || libc::fcntl(ready_fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) == -1
-            {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
+            // The ready fd survives exec; nothing else of ours or of our
+            // caller's does (a script's `flock` on fd 9 is released when the
+            // script exits, not when the daemon does).
+            mws_ipc::inherit::keep_only(&[ready_fd])
         });
     }
     let mut child = command.spawn().map_err(|error| StartError::Spawn {

@@ -16,6 +16,7 @@
 //! Only what `main.rs` needs is public; every module is private to the
 //! crate, so the compiler finds dead code.
 
+mod accept_backoff;
 mod cache;
 mod config;
 mod connection;
@@ -40,7 +41,7 @@ mod upstream;
 
 pub use desktop::spawn as spawn_notifications;
 pub use files::{read_regular_file, FileError};
-pub use hardening::apply as harden_process;
+pub use hardening::{apply as harden_process, raise_open_files_limit};
 pub use local::LocalSettings;
 pub use plugins::child::main as plugin_host_main;
 pub use server::run;

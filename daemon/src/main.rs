@@ -156,6 +156,10 @@ fn main() {
         eprintln!("mwsd: {e:#}");
         std::process::exit(1);
     }
+    // Clients, watch streams and upstream connections are descriptors: use
+    // what the hard limit allows, not a 1024 soft default.
+    let open_files = mwsd::raise_open_files_limit();
+    tracing::debug!(?open_files, "open-files limit");
     match start(&args, &mut readiness, activated) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -1,15 +1,21 @@
 //! The IPC server: the accept loop and the per-connection handler.
 //!
 //! [`run`] accepts connections on the private socket, at most
-//! [`MAX_CONNECTIONS`] at a time (a client over the limit is answered with a
-//! one-line error, not left hanging), and gives each its task. A connection
-//! checks the peer's uid, picks the encoding from the first byte, exchanges
-//! hellos, then answers requests in order through [`handlers::handle`]; a
-//! `Watch` request turns it into a stream of events. A malformed frame gets
-//! an error reply (when the framing is still intact) and the connection is
-//! closed, so nothing a client sends can take the daemon down. Business
-//! logic lives in `handlers`; framing in `connection`. See `docs/ipc.md`.
+//! [`MAX_CONNECTIONS`] at a time (fewer when the open-files limit is low; a
+//! client over the limit is answered with a one-line error, not left
+//! hanging), and gives each its task; a failed accept (out of descriptors)
+//! is retried with a pause and logged once a minute ([`AcceptBackoff`]). A
+//! connection checks the peer's uid, picks the encoding from the first byte,
+//! exchanges hellos, then answers requests in order through
+//! [`handlers::handle`]; one that sends nothing for `[connections]
+//! idle_secs` between requests is closed, so forgotten clients do not hold
+//! slots and descriptors; a `Watch` request turns it into a stream of events
+//! (never idle). A malformed frame gets an error reply (when the framing is
+//! still intact) and the connection is closed, so nothing a client sends can
+//! take the daemon down. Business logic lives in `handlers`; framing in
+//! `connection`. See `docs/ipc.md`.
 
+use crate::accept_backoff::AcceptBackoff;
 use crate::connection::Connection;
 use crate::events::DaemonEvent;
 use crate::handlers;
@@ -29,6 +35,20 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 /// Connections served at once; more are told the daemon is busy.
 pub const MAX_CONNECTIONS: usize = 1024;
+/// Descriptors kept for everything but client connections (log, lock,
+/// upstream connections, the plugin host's pipes, files being read).
+const RESERVED_FDS: u64 = 64;
+
+/// The connection limit under an open-files limit of `open_files`: never
+/// more connections than there are descriptors for.
+fn connection_limit(open_files: Option<u64>) -> usize {
+    match open_files {
+        None => MAX_CONNECTIONS,
+        Some(n) => n
+            .saturating_sub(RESERVED_FDS)
+            .clamp(8, MAX_CONNECTIONS as u64) as usize,
+    }
+}
 /// A `watch` stream's keep-alive: the watched identity stays "in use".
 const KEEPALIVE: Duration = Duration::from_secs(30);
 
@@ -42,27 +62,36 @@ pub async fn run(
     external_shutdown: impl std::future::Future<Output = ()>,
 ) {
     let mut shutdown = daemon.shutdown_signal();
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let limit =
+        connection_limit(rustix::process::getrlimit(rustix::process::Resource::Nofile).current);
+    let slots = Arc::new(Semaphore::new(limit));
+    let mut backoff = AcceptBackoff::default();
     tokio::pin!(external_shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(conn) => match slots.clone().try_acquire_owned() {
-                    Ok(slot) => {
-                        let daemon = daemon.clone();
-                        tokio::spawn(async move {
-                            serve_connection(&daemon, conn).await;
-                            drop(slot);
-                        });
+                Ok(conn) => {
+                    backoff.succeeded();
+                    match slots.clone().try_acquire_owned() {
+                        Ok(slot) => {
+                            let daemon = daemon.clone();
+                            tokio::spawn(async move {
+                                serve_connection(&daemon, conn).await;
+                                drop(slot);
+                            });
+                        }
+                        Err(_) => {
+                            tracing::warn!(limit, "connection limit reached");
+                            tokio::spawn(tell_busy(conn, limit));
+                        }
                     }
-                    Err(_) => {
-                        tracing::warn!(limit = MAX_CONNECTIONS, "connection limit reached");
-                        tokio::spawn(tell_busy(conn));
-                    }
-                },
+                }
                 Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let (pause, line) = backoff.failed(&e, std::time::Instant::now());
+                    if let Some(line) = line {
+                        tracing::warn!("{line}");
+                    }
+                    tokio::time::sleep(pause).await;
                 }
             },
             _ = shutdown.changed() => break,
@@ -73,7 +102,7 @@ pub async fn run(
 }
 
 /// Answers a client over the connection limit with an error, briefly.
-async fn tell_busy(conn: Stream) {
+async fn tell_busy(conn: Stream, limit: usize) {
     let busy = async {
         let Some(mut conn) = open(&conn).await else {
             return;
@@ -86,7 +115,7 @@ async fn tell_busy(conn: Stream) {
             .write(&Response::error(
                 ErrorKind::Internal,
                 format!(
-                    "mwsd is serving its maximum of {MAX_CONNECTIONS} connections; try again in a moment"
+                    "mwsd is serving its maximum of {limit} connections; try again in a moment"
                 ),
             ))
             .await;
@@ -175,10 +204,19 @@ async fn serve_connection(daemon: &Daemon, conn: Stream) {
     }
 
     loop {
-        let request: Request = match conn.read().await {
-            Ok(request) => request,
-            Err(CodecError::Closed) => return,
-            Err(e) => {
+        let idle = daemon
+            .settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .idle_connection;
+        let request: Request = match tokio::time::timeout(idle, conn.read()).await {
+            Err(_) => {
+                tracing::debug!("closed a connection idle for {} s", idle.as_secs_f64());
+                return;
+            }
+            Ok(Ok(request)) => request,
+            Ok(Err(CodecError::Closed)) => return,
+            Ok(Err(e)) => {
                 tracing::debug!("bad frame from client: {e}");
                 let reply = Response::error(ErrorKind::Protocol, format!("bad request: {e}"));
                 let _ = conn.write(&reply).await;
@@ -285,4 +323,17 @@ fn wire_event(event: &DaemonEvent, watched: Option<&Session>) -> Option<Response
         }
     }
     event.to_wire().map(Response::Event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_limit_follows_the_open_files_limit() {
+        assert_eq!(connection_limit(None), MAX_CONNECTIONS);
+        assert_eq!(connection_limit(Some(1 << 20)), MAX_CONNECTIONS);
+        assert_eq!(connection_limit(Some(256)), 192);
+        assert_eq!(connection_limit(Some(10)), 8);
+    }
 }

@@ -15,6 +15,9 @@
 //! [notifications]
 //! enabled = true
 //! events = ["token.created", "token.deleted", "member.joined", "member.left"]
+//!
+//! [connections]
+//! idle_secs = 600         # close a client connection silent this long after its hello
 //! ```
 //!
 //! A number of seconds is between 0 and [`MAX_SECS`] (a year); anything
@@ -47,6 +50,9 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_IDLE_AFTER: Duration = Duration::from_secs(600);
 /// Scoped tokens whose environments are checked per poll (bounded work).
 pub const SCOPED_CHECKS_PER_POLL: usize = 20;
+/// Default time a client connection may stay silent after its hello (a
+/// `watch` stream is never idle).
+pub const DEFAULT_IDLE_CONNECTION: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -55,6 +61,9 @@ pub struct Settings {
     pub idle_after: Duration,
     pub notifications: bool,
     pub notify_events: Vec<String>,
+    /// `[connections] idle_secs`: a connection silent this long between
+    /// requests is closed.
+    pub idle_connection: Duration,
     /// `[plugins]`: extra folders, call timeout, each plugin's own table.
     pub plugins: PluginSettings,
 }
@@ -89,6 +98,7 @@ impl Default for Settings {
             .iter()
             .map(|s| s.to_string())
             .collect(),
+            idle_connection: DEFAULT_IDLE_CONNECTION,
             plugins: PluginSettings::default(),
         }
     }
@@ -180,6 +190,23 @@ fn toml_secs(name: &str, value: &toml::Value, floor: Floor) -> Result<Duration, 
     }
 }
 
+/// A whole number within `min..=max` (`NAME: SHOWN is out of range (MIN to
+/// MAX)` otherwise), never panicking.
+fn checked_count(name: &str, value: &toml::Value, min: u64, max: u64) -> Result<u64, String> {
+    let range = format!("a whole number from {min} to {max}");
+    match value {
+        toml::Value::Integer(n) => u64::try_from(*n)
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| format!("{name}: {n} is out of range ({range})")),
+        toml::Value::Float(f) => Err(format!("{name}: {} is not {range}", show_float(*f))),
+        other => {
+            let shown: String = other.to_string().chars().take(40).collect();
+            Err(format!("{name}: {shown} is not {range}"))
+        }
+    }
+}
+
 fn seconds(
     table: &toml::Table,
     section: &str,
@@ -228,6 +255,9 @@ pub fn parse(text: &str) -> Result<Settings, String> {
     }
     if let Some(d) = seconds(&table, "poll", "idle_after_secs", Floor::Zero)? {
         settings.idle_after = d;
+    }
+    if let Some(d) = seconds(&table, "connections", "idle_secs", Floor::AboveZero)? {
+        settings.idle_connection = d;
     }
     if let Some(notifications) = table.get("notifications") {
         match notifications.get("enabled") {
@@ -289,6 +319,25 @@ fn apply_vars(settings: &mut Settings, var: impl Fn(&str) -> Option<String>) -> 
     if let Some(d) = secs("MWS_DEFAULT_MAX_AGE_SECS", Floor::Zero) {
         settings.max_age = d;
     }
+    if let Some(d) = secs("MWS_IDLE_CONNECTION_SECS", Floor::AboveZero) {
+        settings.idle_connection = d;
+    }
+    if let Some(raw) = var("MWS_PLUGIN_MAX_MEMORY_MIB").filter(|v| !v.trim().is_empty()) {
+        let raw = raw.trim();
+        let value = match raw.parse::<i64>() {
+            Ok(n) => toml::Value::Integer(n),
+            Err(_) => toml::Value::String(raw.chars().take(40).collect()),
+        };
+        match checked_count(
+            "MWS_PLUGIN_MAX_MEMORY_MIB",
+            &value,
+            MIN_PLUGIN_MEMORY_MIB,
+            MAX_PLUGIN_MEMORY_MIB,
+        ) {
+            Ok(mib) => settings.plugins.max_memory_mib = mib,
+            Err(e) => errors.push(e),
+        }
+    }
     errors
 }
 
@@ -347,6 +396,17 @@ pub fn load(path: &Path) -> Loaded {
 
 /// Default time a plugin call may take.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default address-space limit of the plugin host (`RLIMIT_AS`), in MiB.
+pub(crate) const DEFAULT_PLUGIN_MEMORY_MIB: u64 = 1024;
+/// The range `max_memory_mib` takes: below 64 MiB the host itself cannot
+/// start; 1 TiB is beyond any need.
+const MIN_PLUGIN_MEMORY_MIB: u64 = 64;
+const MAX_PLUGIN_MEMORY_MIB: u64 = 1 << 20;
+/// Default `RLIMIT_NPROC` of the plugin host. The kernel counts it per user
+/// (every thread of the uid), so it cannot be "a few": it caps a fork bomb
+/// started by plugin code at this many tasks of yours in all.
+pub(crate) const DEFAULT_PLUGIN_PROCESSES: u64 = 4096;
+const MAX_PLUGIN_PROCESSES: u64 = 1 << 22;
 
 /// `[plugins]` in mws's config file.
 ///
@@ -355,6 +415,8 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// dirs = ["~/src/my-plugins"]   # besides $XDG_DATA_HOME/mws/plugins
 /// bundled = true                # the plugins that come with mwsd
 /// timeout_secs = 10             # per call
+/// max_memory_mib = 1024         # the host's address-space limit (RLIMIT_AS)
+/// max_processes = 4096          # the host's RLIMIT_NPROC (counted per user)
 ///
 /// [plugins.expiry]              # passed to the plugin named `expiry`, as JSON
 /// max_age_days = 90
@@ -366,6 +428,10 @@ pub struct PluginSettings {
     /// Whether the plugins bundled with mwsd are loaded (`bundled`).
     pub bundled: bool,
     pub timeout: Duration,
+    /// The host's address-space limit, in MiB.
+    pub max_memory_mib: u64,
+    /// The host's process limit (`RLIMIT_NPROC`).
+    pub max_processes: u64,
     /// Each plugin's own table, by plugin name.
     pub config: BTreeMap<String, Value>,
 }
@@ -376,6 +442,8 @@ impl Default for PluginSettings {
             dirs: Vec::new(),
             bundled: true,
             timeout: DEFAULT_TIMEOUT,
+            max_memory_mib: DEFAULT_PLUGIN_MEMORY_MIB,
+            max_processes: DEFAULT_PLUGIN_PROCESSES,
             config: BTreeMap::new(),
         }
     }
@@ -407,6 +475,18 @@ impl PluginSettings {
                 ("timeout_secs", v) => {
                     settings.timeout = toml_secs("plugins.timeout_secs", v, Floor::AboveZero)?
                 }
+                ("max_memory_mib", v) => {
+                    settings.max_memory_mib = checked_count(
+                        "plugins.max_memory_mib",
+                        v,
+                        MIN_PLUGIN_MEMORY_MIB,
+                        MAX_PLUGIN_MEMORY_MIB,
+                    )?
+                }
+                ("max_processes", v) => {
+                    settings.max_processes =
+                        checked_count("plugins.max_processes", v, 1, MAX_PLUGIN_PROCESSES)?
+                }
                 (name, toml::Value::Table(_)) => {
                     let json = serde_json::to_value(value)
                         .map_err(|e| format!("[plugins.{name}] cannot be passed on: {e}"))?;
@@ -414,7 +494,7 @@ impl PluginSettings {
                 }
                 (other, _) => {
                     return Err(format!(
-                        "[plugins] unknown key '{other}' (known: dirs, bundled, timeout_secs, and a table per plugin)"
+                        "[plugins] unknown key '{other}' (known: dirs, bundled, timeout_secs, max_memory_mib, max_processes, and a table per plugin)"
                     ))
                 }
             }
@@ -564,6 +644,48 @@ mod tests {
     }
 
     #[test]
+    fn connection_and_plugin_limits_are_checked() {
+        let s = parse(
+            "[connections]\nidle_secs = 2.5\n[plugins]\nmax_memory_mib = 512\nmax_processes = 64\n",
+        )
+        .unwrap();
+        assert_eq!(s.idle_connection, Duration::from_millis(2500));
+        assert_eq!(s.plugins.max_memory_mib, 512);
+        assert_eq!(s.plugins.max_processes, 64);
+        for value in ["0", "1e300", "nan", "-1"] {
+            let err = parse(&format!("[connections]\nidle_secs = {value}\n")).unwrap_err();
+            assert!(err.starts_with("connections.idle_secs: "), "{err}");
+        }
+        let mut settings = Settings::default();
+        let errors = apply_vars(
+            &mut settings,
+            vars(&[
+                ("MWS_IDLE_CONNECTION_SECS", "1"),
+                ("MWS_PLUGIN_MAX_MEMORY_MIB", "1e300"),
+            ]),
+        );
+        assert_eq!(settings.idle_connection, Duration::from_secs(1));
+        assert_eq!(settings.plugins.max_memory_mib, DEFAULT_PLUGIN_MEMORY_MIB);
+        assert_eq!(
+            errors,
+            vec![
+                "MWS_PLUGIN_MAX_MEMORY_MIB: \"1e300\" is not a whole number from 64 to 1048576"
+                    .to_string()
+            ]
+        );
+        let errors = apply_vars(
+            &mut settings,
+            vars(&[
+                ("MWS_IDLE_CONNECTION_SECS", "0"),
+                ("MWS_PLUGIN_MAX_MEMORY_MIB", " 512 "),
+            ]),
+        );
+        assert_eq!(settings.plugins.max_memory_mib, 512);
+        assert_eq!(settings.idle_connection, Duration::from_secs(1));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+    }
+
+    #[test]
     fn an_unusable_file_gives_defaults_and_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
@@ -621,6 +743,16 @@ mod tests {
             ("[plugins]\ntimeout_secs = nan", "plugins.timeout_secs: nan"),
             ("[plugins]\ntimeout_secs = -1", "plugins.timeout_secs: -1"),
             ("[plugins]\nwhat = 1", "what"),
+            (
+                "[plugins]\nmax_memory_mib = 1e300",
+                "plugins.max_memory_mib: 1e300 is not a whole number from 64 to 1048576",
+            ),
+            (
+                "[plugins]\nmax_memory_mib = 9223372036854775807",
+                "plugins.max_memory_mib: 9223372036854775807 is out of range",
+            ),
+            ("[plugins]\nmax_memory_mib = -1", "-1 is out of range"),
+            ("[plugins]\nmax_processes = 0", "plugins.max_processes: 0"),
         ] {
             let table: toml::Table = text.parse().unwrap();
             let err = PluginSettings::parse(table.get("plugins")).unwrap_err();

@@ -40,6 +40,7 @@
 
 pub mod codec;
 pub mod frame;
+pub mod inherit;
 pub mod paths;
 mod selection;
 mod types;

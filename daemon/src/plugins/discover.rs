@@ -20,12 +20,22 @@
 //! - its folder or the file is owned by another user (a plugin runs as you);
 //! - its folder or the file is writable by group or others (anyone who can
 //!   replace it could run code as you);
+//! - a folder on the file's real path (a symlink's target included, up to
+//!   `/`) is owned by another user than you or root, or is writable by group
+//!   or others without the sticky bit (`/tmp` is fine: nobody else can
+//!   rename what is yours in it);
 //! - it is not a shared library (checked from its first bytes, so the host
 //!   never `dlopen`s a text file).
 //!
+//! The file is opened once ([`open_checked`]); the checks read that open
+//! descriptor (`fstat`, its first bytes, its real path from
+//! `/proc/self/fd`), and the host loads that same descriptor, so no swap of
+//! the file between the check and the load can slip another file in.
 //! The ABI checks (entry symbol, version, descriptor) happen in the host.
 
-use std::os::unix::fs::MetadataExt;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// What identifies one version of a file: a replaced or rewritten file is a
@@ -117,7 +127,12 @@ fn check_owner_and_mode(what: &str, path: &Path, meta: &std::fs::Metadata) -> Re
             meta.uid()
         ));
     }
-    let mode = meta.mode() & 0o7777;
+    check_mode(what, path, meta.mode())
+}
+
+/// The mode rule: not writable by group or others.
+fn check_mode(what: &str, path: &Path, mode: u32) -> Result<(), String> {
+    let mode = mode & 0o7777;
     if mode & 0o022 != 0 {
         let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
             (true, true) => "group and others",
@@ -132,16 +147,68 @@ fn check_owner_and_mode(what: &str, path: &Path, meta: &std::fs::Metadata) -> Re
     Ok(())
 }
 
-/// Checks one candidate file (ownership, mode, library header).
-pub fn check_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
-    check_owner_and_mode("file", path, meta)?;
-    mws_plugin_api::host::check_library_file(path).map_err(|e| e.to_string())
+/// A folder on a plugin's real path: owned by you or root, and not
+/// writable by others unless sticky.
+fn check_folder_on_path(dir: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(dir).map_err(|e| format!("folder {}: {e}", dir.display()))?;
+    if meta.uid() != 0 && meta.uid() != me() {
+        return check_owner_and_mode("folder", dir, &meta);
+    }
+    let sticky = meta.mode() & 0o1000 != 0;
+    if sticky {
+        return Ok(());
+    }
+    // Owned by you or root: only the mode is left to check.
+    check_mode("folder", dir, meta.mode())
+}
+
+/// A plugin file open for the host: checked through this descriptor.
+#[derive(Debug)]
+pub struct Opened {
+    pub file: File,
+    /// The identity of what was opened (which may differ from the scan's,
+    /// if the file was replaced in between).
+    pub id: FileId,
+}
+
+/// Opens `path` once and checks that open file: a regular file, owned by
+/// you and not writable by others, every folder on its real path safe
+/// ([`check_folder_on_path`]), and a shared library by its first bytes.
+pub fn open_checked(path: &Path) -> Result<Opened, String> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        // A FIFO swapped in after the scan must not block the manager.
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("cannot open it: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    check_owner_and_mode("file", path, &meta)?;
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .or_else(|_| std::fs::canonicalize(path))
+        .map_err(|e| format!("cannot resolve its real path: {e}"))?;
+    let through = || match real != path {
+        true => format!(" ({} leads there)", path.display()),
+        false => String::new(),
+    };
+    for dir in real.ancestors().skip(1) {
+        check_folder_on_path(dir).map_err(|e| format!("{e}{}", through()))?;
+    }
+    mws_plugin_api::host::check_library(&file).map_err(|e| e.to_string())?;
+    Ok(Opened {
+        file,
+        id: FileId::of(&meta),
+    })
 }
 
 /// Lists the candidates of every folder, in folder order then by name,
 /// then the bundled ones (`folder`'s files and the `beside` files) whose
-/// file name no earlier folder has. Only metadata is read; [`check_file`]
-/// is run for files that changed.
+/// file name no earlier folder has. Only metadata is read; [`open_checked`]
+/// is run when the host is rebuilt.
 pub fn scan(
     dirs: &[PathBuf],
     (folder, beside): (Option<PathBuf>, Vec<PathBuf>),
@@ -222,23 +289,40 @@ mod tests {
         let file = dir.path().join("libx.so");
         std::fs::write(&file, b"\x7fELF").unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
-        let meta = std::fs::metadata(&file).unwrap();
-        let err = check_file(&file, &meta).unwrap_err();
+        let err = open_checked(&file).unwrap_err();
         assert!(
             err.contains("writable by group and others (mode 0666)"),
             "{err}"
         );
 
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let meta = std::fs::metadata(&file).unwrap();
-        let err = check_file(&file, &meta).unwrap_err();
+        let err = open_checked(&file).unwrap_err();
         assert!(err.contains("not a shared library"), "{err}");
+
+        // Through a symlink into a folder others can write.
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::fs::copy(&file, shared.join("liby.so")).unwrap();
+        let link = dir.path().join("liby.so");
+        std::os::unix::fs::symlink(shared.join("liby.so"), &link).unwrap();
+        let err = open_checked(&link).unwrap_err();
+        assert!(
+            err.contains(&format!(
+                "folder {} is writable by group and others",
+                shared.display()
+            )),
+            "{err}"
+        );
+        assert!(err.contains("liby.so leads there"), "{err}");
 
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let found = scan(&[dir.path().to_path_buf()], (None, Vec::new()));
-        assert_eq!(found.len(), 1);
-        let problem = found[0].0.problem.clone().unwrap();
-        assert!(problem.starts_with("folder"), "{problem}");
+        assert_eq!(found.len(), 2);
+        for (candidate, _) in found {
+            let problem = candidate.problem.unwrap();
+            assert!(problem.starts_with("folder"), "{problem}");
+        }
     }
 
     #[test]

@@ -1,14 +1,28 @@
 //! The daemon's handle on one plugin-host child process.
 //!
 //! [`Host::spawn`] starts `mwsd --plugin-host` with a cleared environment
-//! (the host never sees `MODAL_*` variables, the keyring or the daemon's
-//! socket path), `/` as its folder, and `PR_SET_PDEATHSIG` so it dies with
-//! the daemon. [`Host::call`] sends one request and waits for its answer
-//! within a timeout; when the pipe closes instead, the host is reaped and
-//! the error says how it ended (e.g. `killed by signal 6 (SIGABRT)`), which
-//! the caller turns into a quarantine of the plugin it was calling.
+//! (the host never sees `MODAL_*` variables or the daemon's socket path),
+//! `/` as its folder, and between fork and exec:
+//!
+//! - no descriptor but its stdio and the plugin files it is to load
+//!   (`mws_ipc::inherit`), so it holds no lock, socket or pipe of the
+//!   daemon's or of whoever started the daemon;
+//! - a process group of its own, which [`Host::kill`] (and dropping the
+//!   handle) kills whole, so a plugin's children go with the host;
+//! - `PR_SET_PDEATHSIG` with `SIGTERM`, which the host turns into killing
+//!   its group (`child.rs`), so a daemon killed with `SIGKILL` still takes
+//!   the host and the plugins' children with it;
+//! - `RLIMIT_AS` and `RLIMIT_NPROC` from `[plugins]`.
+//!
+//! [`Host::call`] sends one request, under a fresh random id, and waits for
+//! the answer to that id within a timeout; when the pipe closes instead, the
+//! host is reaped and the error says how it ended (e.g. `killed by signal 6
+//! (SIGABRT)`); an answer to another id, or a frame that does not decode, is
+//! plugin code writing to the pipe, and the host is killed. The caller turns
+//! either into a quarantine of the plugin it was calling.
 
-use super::protocol::{self, FrameError, FromHost, ToHost};
+use super::protocol::{self, Envelope, FrameError, FromHost, ToHost};
+use std::os::fd::RawFd;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -27,14 +41,29 @@ pub enum HostError {
     /// No answer within the timeout; the host was killed.
     #[error("did not answer within {0} s; the plugin host was stopped")]
     TimedOut(u64),
+    /// A frame the host did not write for this request (plugin code wrote
+    /// to the protocol pipe); the host was killed.
+    #[error("wrote to the plugin host's protocol pipe ({0}); the plugin host was stopped")]
+    Forged(String),
     /// The host could not be started.
     #[error("cannot start the plugin host: {0}")]
     Spawn(String),
 }
 
+/// The limits a host runs under.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// `RLIMIT_AS`, in bytes.
+    pub memory_bytes: u64,
+    /// `RLIMIT_NPROC`.
+    pub processes: u64,
+}
+
 /// A running plugin host.
 pub struct Host {
     child: Child,
+    /// Its process id, which is also its process group's.
+    pid: Option<i32>,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     decoder: mws_ipc::frame::FrameDecoder,
@@ -65,9 +94,15 @@ fn describe(status: std::process::ExitStatus) -> String {
 }
 
 impl Host {
-    /// Starts a host from the `mwsd` executable at `exe` and waits for its
-    /// `Ready`.
-    pub async fn spawn(exe: &Path, timeout: Duration) -> Result<Host, HostError> {
+    /// Starts a host from the `mwsd` executable at `exe`, handing it the
+    /// descriptors `files` (plugin files to load, close-on-exec in the
+    /// daemon), and waits for its `Ready`.
+    pub async fn spawn(
+        exe: &Path,
+        timeout: Duration,
+        limits: Limits,
+        files: Vec<RawFd>,
+    ) -> Result<Host, HostError> {
         let mut command = Command::new(exe);
         command
             .arg("--plugin-host")
@@ -80,14 +115,37 @@ impl Host {
         // PR_SET_PDEATHSIG fires when the *thread* that forked exits; hosts
         // are spawned from async tasks, i.e. on tokio worker threads, which
         // live as long as the daemon's runtime.
-        // SAFETY: prctl is async-signal-safe and touches no memory of ours;
-        // this runs in the child between fork and exec.
+        let daemon = std::process::id() as libc::pid_t;
+        // SAFETY: the closure runs in the child between fork and exec and
+        // makes only system calls (setpgid, prctl, setrlimit, getppid,
+        // close_range, fcntl): async-signal-safe, no allocation.
         unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
+            command.pre_exec(move || {
+                let fail = || Err(std::io::Error::last_os_error());
+                if libc::setpgid(0, 0) != 0 {
+                    return fail();
                 }
-                Ok(())
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
+                    return fail();
+                }
+                // The daemon died before the line above: nobody will
+                // send the signal.
+                if libc::getppid() != daemon {
+                    return Err(std::io::Error::other("the daemon is gone"));
+                }
+                for (resource, value) in [
+                    (libc::RLIMIT_AS, limits.memory_bytes),
+                    (libc::RLIMIT_NPROC, limits.processes),
+                ] {
+                    let limit = libc::rlimit {
+                        rlim_cur: value as libc::rlim_t,
+                        rlim_max: value as libc::rlim_t,
+                    };
+                    if libc::setrlimit(resource, &limit) != 0 {
+                        return fail();
+                    }
+                }
+                mws_ipc::inherit::keep_only(&files)
             });
         }
         let mut child = command
@@ -110,12 +168,13 @@ impl Host {
             }
         });
         let mut host = Host {
+            pid: i32::try_from(pid).ok().filter(|p| *p > 0),
             child,
             stdin,
             stdout: BufReader::new(stdout),
             decoder: protocol::decoder(),
         };
-        match host.read(timeout).await? {
+        match host.read(0, timeout).await? {
             FromHost::Ready => {
                 tracing::info!(pid, "plugin host started");
                 Ok(host)
@@ -132,19 +191,48 @@ impl Host {
 
     /// True while the process has not exited.
     pub fn is_alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        let alive = matches!(self.child.try_wait(), Ok(None));
+        if !alive {
+            self.forget_group();
+        }
+        alive
     }
 
-    /// Stops the host (it has nothing to save).
-    pub async fn kill(&mut self) {
+    /// After the host was reaped: what its plugins started goes too (the
+    /// group's id stays taken while any member lives), then the id is
+    /// forgotten, so that it is never signalled once it may be reused.
+    fn forget_group(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            // SAFETY: kill(2) of the group the reaped host led.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+    }
+
+    /// Kills the host's process group: the host and whatever its plugins
+    /// started (unless they left the group).
+    fn kill_group(&mut self) {
+        if let Some(pid) = self.pid {
+            // SAFETY: kill(2) of the group this host leads; it exists as
+            // long as `child` is not reaped, so the id is not reused.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
         let _ = self.child.start_kill();
+    }
+
+    /// Stops the host and its group (it has nothing to save).
+    pub async fn kill(&mut self) {
+        self.kill_group();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        self.forget_group();
     }
 
     /// How the host ended, after its pipe closed.
     async fn death(&mut self) -> String {
         match tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await {
-            Ok(Ok(status)) => describe(status),
+            Ok(Ok(status)) => {
+                self.forget_group();
+                describe(status)
+            }
             _ => {
                 self.kill().await;
                 "its pipe closed".to_string()
@@ -152,22 +240,32 @@ impl Host {
         }
     }
 
-    async fn read(&mut self, timeout: Duration) -> Result<FromHost, HostError> {
+    /// Reads the answer to request `id`.
+    async fn read(&mut self, id: u64, timeout: Duration) -> Result<FromHost, HostError> {
         match tokio::time::timeout(
             timeout,
-            protocol::read_async(&mut self.stdout, &mut self.decoder),
+            protocol::read_async::<Envelope<FromHost>, _>(&mut self.stdout, &mut self.decoder),
         )
         .await
         {
-            Ok(Ok(message)) => Ok(message),
+            Ok(Ok(answer)) if answer.id == id => Ok(answer.body),
+            Ok(Ok(answer)) => {
+                // Not the host's answer to this request: the process is
+                // not to be trusted any more.
+                self.kill().await;
+                Err(HostError::Forged(format!(
+                    "a frame for request id {}, not {id}",
+                    answer.id
+                )))
+            }
             Ok(Err(FrameError::Closed)) | Ok(Err(FrameError::Io(_))) => {
                 Err(HostError::Died(self.death().await))
             }
             Ok(Err(e)) => {
-                // A frame that does not decode: the process is not to be
-                // trusted any more.
                 self.kill().await;
-                Err(HostError::Died(format!("it sent a bad frame: {e}")))
+                Err(HostError::Forged(format!(
+                    "a frame that does not decode: {e}"
+                )))
             }
             Err(_) => {
                 self.kill().await;
@@ -182,7 +280,11 @@ impl Host {
         request: &ToHost,
         timeout: Duration,
     ) -> Result<FromHost, HostError> {
-        match tokio::time::timeout(timeout, protocol::write_async(&mut self.stdin, request)).await {
+        // Random, so that plugin code cannot guess it; never 0 (`Ready`).
+        let id = uuid::Uuid::new_v4().as_u64_pair().0 | 1;
+        let request = Envelope { id, body: request };
+        match tokio::time::timeout(timeout, protocol::write_async(&mut self.stdin, &request)).await
+        {
             Ok(Ok(())) => {}
             Ok(Err(FrameError::TooLarge(len))) => {
                 return Ok(FromHost::Failed {
@@ -195,7 +297,15 @@ impl Host {
                 return Err(HostError::TimedOut(timeout.as_secs().max(1)));
             }
         }
-        self.read(timeout).await
+        self.read(id, timeout).await
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if self.pid.is_some() {
+            self.kill_group();
+        }
     }
 }
 

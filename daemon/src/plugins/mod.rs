@@ -2,9 +2,14 @@
 //! out of the daemon's address space.
 //!
 //! The daemon never loads a plugin itself. It finds candidate files — the
-//! user's and those bundled with mwsd — and checks them ([`discover`]), then hands them to a plugin host, a child
-//! process (`mwsd --plugin-host`, [`child`]) started with no environment and
-//! so no credentials, over a pipe ([`protocol`], [`host`]). A plugin that
+//! user's and those bundled with mwsd — opens
+//! each once and checks it through that descriptor ([`discover`]), then
+//! hands the open descriptors to a plugin host, a child process (`mwsd
+//! --plugin-host`, [`child`]) started with no environment and so no
+//! credentials, no other descriptor, a process group of its own and limits
+//! ([`host`]), which confines itself further ([`confine`]) and loads them
+//! through `/proc/self/fd`; requests and answers travel over a pipe, each
+//! under a random request id ([`protocol`]). A plugin that
 //! returns an error or panics costs that one request a clear error. A plugin
 //! that kills the host (abort, segfault) or hangs is *quarantined* — not
 //! loaded again until its file changes — and a new host is started with the
@@ -31,6 +36,7 @@
 
 pub mod alerts;
 pub mod child;
+mod confine;
 pub mod discover;
 pub mod host;
 mod judge;
@@ -46,6 +52,7 @@ use mws_ipc::{Alert, PluginInfo, PluginState};
 use protocol::{FromHost, ToHost};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -138,8 +145,6 @@ struct State {
     fingerprint: Option<Fingerprint>,
     entries: Vec<Entry>,
     quarantine: HashMap<PathBuf, Quarantined>,
-    /// Results of the file checks, per file version.
-    checks: HashMap<PathBuf, (Option<FileId>, Result<(), String>)>,
     watched: Vec<PathBuf>,
 }
 
@@ -431,22 +436,18 @@ impl Manager {
         self.state
             .quarantine
             .retain(|path, q| scan.iter().any(|(c, _)| &c.path == path && c.id == q.id));
-        let mut checked: Vec<(Candidate, Result<(), String>)> = Vec::new();
-        for (candidate, meta) in scan {
+        // Each file is opened once here and checked through that
+        // descriptor, which the hosts of this rebuild inherit and load.
+        let mut checked: Vec<(Candidate, Result<discover::Opened, String>)> = Vec::new();
+        for (mut candidate, meta) in scan {
             let result = match (&candidate.problem, &meta) {
                 (Some(problem), _) => Err(problem.clone()),
                 (None, None) => Err("cannot read the file".to_string()),
-                (None, Some(meta)) => match self.state.checks.get(&candidate.path) {
-                    Some((id, result)) if *id == candidate.id => result.clone(),
-                    _ => {
-                        let result = discover::check_file(&candidate.path, meta);
-                        self.state
-                            .checks
-                            .insert(candidate.path.clone(), (candidate.id, result.clone()));
-                        result
-                    }
-                },
+                (None, Some(_)) => discover::open_checked(&candidate.path),
             };
+            if let Ok(opened) = &result {
+                candidate.id = Some(opened.id);
+            }
             checked.push((candidate, result));
         }
         let exe = self.exe.clone();
@@ -479,10 +480,20 @@ impl Manager {
     /// One loading pass; false when the host died and the pass must be redone.
     async fn load_all(
         &mut self,
-        checked: &[(Candidate, Result<(), String>)],
+        checked: &[(Candidate, Result<discover::Opened, String>)],
         exe: &Path,
         settings: &PluginSettings,
     ) -> bool {
+        // The host inherits the files it is to load, and nothing else.
+        let files: Vec<RawFd> = checked
+            .iter()
+            .filter(|(c, _)| !self.state.quarantine.contains_key(&c.path))
+            .filter_map(|(_, r)| r.as_ref().ok().map(|o| o.file.as_raw_fd()))
+            .collect();
+        let limits = host::Limits {
+            memory_bytes: settings.max_memory_mib.saturating_mul(1024 * 1024),
+            processes: settings.max_processes,
+        };
         for (candidate, result) in checked {
             let path = candidate.path.clone();
             let mut info = PluginInfo {
@@ -495,13 +506,16 @@ impl Manager {
                 reason: None,
                 last_error: None,
             };
-            if let Err(problem) = result {
-                info.reason = Some(problem.clone());
-                self.state
-                    .entries
-                    .push(Entry::unloaded(info, path, candidate.id));
-                continue;
-            }
+            let opened = match result {
+                Ok(opened) => opened,
+                Err(problem) => {
+                    info.reason = Some(problem.clone());
+                    self.state
+                        .entries
+                        .push(Entry::unloaded(info, path, candidate.id));
+                    continue;
+                }
+            };
             if let Some(q) = self.state.quarantine.get(&path) {
                 if let Some(known) = &q.info {
                     info = known.clone();
@@ -514,7 +528,7 @@ impl Manager {
                 continue;
             }
             if self.state.host.is_none() {
-                match Host::spawn(exe, settings.timeout).await {
+                match Host::spawn(exe, settings.timeout, limits, files.clone()).await {
                     Ok(host) => self.state.host = Some(host),
                     Err(e) => {
                         tracing::error!("{e}");
@@ -530,6 +544,7 @@ impl Manager {
                 continue;
             };
             let request = ToHost::Load {
+                fd: opened.file.as_raw_fd(),
                 path: path.display().to_string(),
             };
             match host.call(&request, settings.timeout).await {
@@ -656,7 +671,12 @@ impl Manager {
                 self.ensure_current().await;
                 Err(format!("plugin '{name}' {reason}; it is quarantined"))
             }
-            Err(e @ (HostError::Died(_) | HostError::TimedOut(_) | HostError::Spawn(_))) => {
+            Err(
+                e @ (HostError::Died(_)
+                | HostError::TimedOut(_)
+                | HostError::Spawn(_)
+                | HostError::Forged(_)),
+            ) => {
                 let reason = format!("{e} while {doing}");
                 let info = self.state.entries[entry].info.clone();
                 self.quarantine(&path, id, Some(info), reason.clone()).await;

@@ -1,15 +1,20 @@
 //! The pipe protocol between the daemon and its plugin host.
 //!
 //! Each message is a frame: a 4-byte big-endian length, then that many bytes
-//! of JSON ([`ToHost`] one way, [`FromHost`] the other), read by the same
-//! `mws_ipc::frame` decoder as the daemon's socket. The daemon sends one
-//! request and reads one answer, strictly in turn, so an answer always
-//! belongs to the request before it. The host announces itself with
-//! [`FromHost::Ready`] before anything else.
+//! of JSON, an [`Envelope`] of a request id and the message ([`ToHost`] one
+//! way, [`FromHost`] the other), read by the same `mws_ipc::frame` decoder
+//! as the daemon's socket. The daemon sends one request and reads one
+//! answer, strictly in turn; the answer carries the request's id, a random
+//! 64-bit number chosen per request, and the host announces itself with
+//! [`FromHost::Ready`] (id 0) before anything else.
 //!
 //! Trust: the daemon treats every frame from the host as untrusted (a
 //! plugin runs in that process): lengths are checked before allocating, and
-//! a frame that does not decode ends the host like a crash would.
+//! a frame that does not decode, or answers another id than the request's,
+//! ends the host like a crash would. Plugin code that finds the pipe and
+//! writes a frame of its own (to forge an answer, or a stale one from a
+//! thread) cannot know the id, so its frame is caught instead of taken for
+//! the answer, and the answers after it are not shifted by one.
 
 use mws_ipc::codec::CodecError;
 use mws_ipc::frame::{self, FrameDecoder, Framing};
@@ -19,11 +24,23 @@ use serde::{Deserialize, Serialize};
 /// plus room for the envelope and JSON escaping.
 pub const MAX_FRAME_LEN: usize = 40 * 1024 * 1024;
 
+/// One frame's contents: the request id and the message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope<T> {
+    /// The request's id; an answer repeats it (`Ready`: 0).
+    pub id: u64,
+    pub body: T,
+}
+
 /// A request from the daemon.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum ToHost {
-    /// Load the library at `path`; answered with `Loaded` or `Refused`.
-    Load { path: String },
+    /// Load the library open on the host's descriptor `fd` (inherited from
+    /// the daemon, which checked that open file), through
+    /// `/proc/self/fd/<fd>`; `path` names it in messages. Answered with
+    /// `Loaded` or `Refused`; the host closes `fd` either way.
+    Load { fd: i32, path: String },
     /// Call plugin number `plugin`'s `render`; answered with `Output` or `Failed`.
     Render {
         plugin: usize,
@@ -176,14 +193,24 @@ mod tests {
 
     #[test]
     fn frames_round_trip() {
-        let message = ToHost::Render {
-            plugin: 2,
-            format: "csv".into(),
-            input: "[\"é\"]".into(),
+        let message = Envelope {
+            id: u64::MAX,
+            body: ToHost::Render {
+                plugin: 2,
+                format: "csv".into(),
+                input: "[\"é\"]".into(),
+            },
         };
         let frame = encode(&message).unwrap();
-        let back: ToHost = read_sync(&mut &frame[..]).unwrap();
+        let back: Envelope<ToHost> = read_sync(&mut &frame[..]).unwrap();
         assert_eq!(back, message);
+        // An answer without an envelope (the protocol before ids) does not
+        // decode.
+        let bare = encode(&FromHost::Output { text: "x".into() }).unwrap();
+        assert!(matches!(
+            read_sync::<Envelope<FromHost>, _>(&mut &bare[..]),
+            Err(FrameError::Malformed(_))
+        ));
     }
 
     #[test]

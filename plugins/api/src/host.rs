@@ -63,12 +63,18 @@ pub enum CallError {
 
 /// Checks a file's first bytes: an ELF shared object (or a Mach-O image).
 pub fn check_library_file(path: &Path) -> Result<(), LoadError> {
-    let mut header = [0u8; 18];
-    let mut file = std::fs::File::open(path)
+    let file = std::fs::File::open(path)
         .map_err(|e| LoadError::NotALibrary(format!("cannot read: {e}")))?;
+    check_library(file)
+}
+
+/// Checks the first bytes read from `reader` (an open file, read from where
+/// it stands): an ELF shared object (or a Mach-O image).
+pub fn check_library<R: Read>(mut reader: R) -> Result<(), LoadError> {
+    let mut header = [0u8; 18];
     let mut read = 0;
     while read < header.len() {
-        match file.read(&mut header[read..]) {
+        match reader.read(&mut header[read..]) {
             Ok(0) => break,
             Ok(n) => read += n,
             Err(e) => return Err(LoadError::NotALibrary(format!("cannot read: {e}"))),
