@@ -31,6 +31,9 @@ if [ ! -x .venv/bin/modal ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q modal==1.6.4
 fi
+# A real Prometheus text-format parser, for the metrics tests.
+.venv/bin/python -c 'import prometheus_client' 2>/dev/null ||
+  .venv/bin/pip install -q 'prometheus_client>=0.20'
 export MWS_MODAL_CLI="$PWD/.venv/bin/modal"
 export MWS_MODAL_PYTHON="$PWD/.venv/bin/python"
 

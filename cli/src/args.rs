@@ -216,6 +216,17 @@ pub enum Command {
         reveal: bool,
     },
 
+    /// Print the daemon's metrics in the Prometheus text format.
+    ///
+    /// Counts of members by role, proxy tokens, service users and member tokens,
+    /// seconds to the nearest expiry per credential kind, alerts by level (for
+    /// the workspaces the daemon has met), and upstream calls, errors, latency,
+    /// cache hits and IPC requests since it started. Never calls Modal. To have
+    /// Prometheus scrape it, set `[metrics] listen = "127.0.0.1:9464"` in
+    /// ~/.config/mws/config.toml.
+    #[command(verbatim_doc_comment)]
+    Metrics,
+
     /// Print a one-line segment for a shell prompt: profile, workspace, alert.
     ///
     /// Answered from the daemon's cache only: never calls Modal and never starts

@@ -28,6 +28,8 @@ mod files;
 mod handlers;
 mod hardening;
 mod local;
+mod metrics;
+mod metrics_http;
 mod modal_config;
 mod plugins;
 mod reload;

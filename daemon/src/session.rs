@@ -283,6 +283,21 @@ impl Session {
             .clone()
     }
 
+    /// This identity's workspace as metrics show it, from its last answers
+    /// (`None` before its workspace is known).
+    pub(crate) fn metrics_view(&self) -> Option<crate::metrics::WorkspaceView> {
+        let workspace = self.known_workspace_name()?;
+        let mut by_role: std::collections::BTreeMap<String, usize> = Default::default();
+        for member in self.members.peek().unwrap_or_default() {
+            *by_role.entry(member.role).or_default() += 1;
+        }
+        Some(crate::metrics::WorkspaceView {
+            workspace,
+            members_by_role: by_role.into_iter().collect(),
+            credentials: lock(&self.credentials).clone(),
+        })
+    }
+
     /// Every environment name this session has met: looked up, listed
     /// tokens for, seen on a token, or the default one.
     fn known_environments(&self) -> Vec<String> {
@@ -319,7 +334,14 @@ impl Session {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, UpstreamError>>,
     {
-        let read = slot.get(max_age, fetch).await?;
+        let fetched = AtomicBool::new(false);
+        let read = slot
+            .get(max_age, || {
+                fetched.store(true, Ordering::Relaxed);
+                fetch()
+            })
+            .await?;
+        crate::metrics::cache_read(!fetched.load(Ordering::Relaxed));
         if let Some(previous) = &read.previous {
             self.emit(diff(previous, &read.value));
         }

@@ -18,6 +18,9 @@
 //!
 //! [connections]
 //! idle_secs = 600         # close a client connection silent this long after its hello
+//!
+//! [metrics]
+//! listen = "127.0.0.1:9464"   # serve /metrics to Prometheus (off by default; read at start)
 //! ```
 //!
 //! A number of seconds is between 0 and [`MAX_SECS`] (a year); anything
@@ -66,6 +69,8 @@ pub struct Settings {
     pub idle_connection: Duration,
     /// `[plugins]`: extra folders, call timeout, each plugin's own table.
     pub plugins: PluginSettings,
+    /// `[metrics] listen`: where to serve `/metrics` (off when `None`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Settings {
@@ -100,6 +105,7 @@ impl Default for Settings {
             .collect(),
             idle_connection: DEFAULT_IDLE_CONNECTION,
             plugins: PluginSettings::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -258,6 +264,21 @@ pub fn parse(text: &str) -> Result<Settings, String> {
     }
     if let Some(d) = seconds(&table, "connections", "idle_secs", Floor::AboveZero)? {
         settings.idle_connection = d;
+    }
+    if let Some(metrics) = table.get("metrics") {
+        match metrics.get("listen") {
+            None => {}
+            Some(toml::Value::String(addr)) => {
+                settings.metrics_listen = Some(addr.parse().map_err(|_| {
+                    format!("[metrics] listen: '{addr}' is not an address and port like \"127.0.0.1:9464\"")
+                })?)
+            }
+            Some(_) => {
+                return Err(
+                    "[metrics] listen must be an address and port like \"127.0.0.1:9464\"".into(),
+                )
+            }
+        }
     }
     if let Some(notifications) = table.get("notifications") {
         match notifications.get("enabled") {

@@ -116,6 +116,13 @@ impl Daemon {
         );
     }
 
+    /// Serves `/metrics` when `[metrics] listen` is set (read at start).
+    pub fn start_metrics_endpoint(self: &Arc<Self>) {
+        if let Some(addr) = self.current_settings().metrics_listen {
+            crate::metrics_http::spawn(self.clone(), addr);
+        }
+    }
+
     /// Starts watching config files for changes (call once, on the runtime).
     pub fn start_config_watcher(self: &Arc<Self>) {
         let daemon = Arc::downgrade(self);
@@ -289,6 +296,20 @@ impl Daemon {
             }
             kept
         });
+    }
+
+    /// Each known workspace once (the first identity's view of it), for
+    /// metrics.
+    pub(crate) fn workspace_views(&self) -> Vec<crate::metrics::WorkspaceView> {
+        let sessions: Vec<Arc<Session>> = lock(&self.sessions).values().cloned().collect();
+        let mut views: Vec<crate::metrics::WorkspaceView> = Vec::new();
+        for view in sessions.iter().filter_map(|s| s.metrics_view()) {
+            if !views.iter().any(|v| v.workspace == view.workspace) {
+                views.push(view);
+            }
+        }
+        views.sort_by(|a, b| a.workspace.cmp(&b.workspace));
+        views
     }
 
     /// Each identity in use, for `status`.

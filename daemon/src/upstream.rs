@@ -329,6 +329,25 @@ impl Upstream {
         F: Fn(ModalClientClient<Channel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
     {
+        let started = std::time::Instant::now();
+        let result = self.attempts(method, message, mutation, send).await;
+        crate::metrics::upstream_call(method, started.elapsed(), result.is_err());
+        result
+    }
+
+    /// [`Self::call`]'s attempts, retries and deadline.
+    async fn attempts<Req, Resp, F, Fut>(
+        &self,
+        method: &'static str,
+        message: Req,
+        mutation: Option<&MutationKey>,
+        send: F,
+    ) -> Result<Resp, UpstreamError>
+    where
+        Req: Clone,
+        F: Fn(ModalClientClient<Channel>, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
+    {
         let key = match mutation {
             Some(mutation) => mutation.for_method(method),
             None => uuid::Uuid::new_v4().to_string(),

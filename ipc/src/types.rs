@@ -340,6 +340,9 @@ pub enum Request {
         selection: Selection,
         kind: CompletionKind,
     },
+    /// The daemon's metrics in the Prometheus text format; answered with
+    /// [`Response::Metrics`] (protocol 5). Nothing is asked of Modal.
+    Metrics,
     /// A shell prompt's segment for the selected identity, from what the
     /// daemon already knows (never a call to Modal); answered with
     /// [`Response::Prompt`] (protocol 5).
@@ -613,6 +616,8 @@ pub enum Response {
     Prompt(PromptInfo),
     /// `Request::Complete`: sorted, without duplicates.
     Names(Vec<String>),
+    /// `Request::Metrics`: the Prometheus text exposition.
+    Metrics(String),
 }
 
 /// Where a plugin file stands.
@@ -716,6 +721,27 @@ pub struct RotatedToken {
     pub failure: Option<String>,
 }
 
+impl Request {
+    /// The variant's name (e.g. for counting requests by kind).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Ping => "ping",
+            Request::Workspace { .. } => "workspace",
+            Request::Status => "status",
+            Request::Shutdown => "shutdown",
+            Request::Auth { .. } => "auth",
+            Request::Watch { .. } => "watch",
+            Request::Render { .. } => "render",
+            Request::Plugins => "plugins",
+            Request::Alerts => "alerts",
+            Request::Credential { .. } => "credential",
+            Request::Complete { .. } => "complete",
+            Request::Metrics => "metrics",
+            Request::Prompt { .. } => "prompt",
+        }
+    }
+}
+
 impl Response {
     /// The variant's name, for messages about an unexpected answer.
     pub fn name(&self) -> &'static str {
@@ -745,6 +771,7 @@ impl Response {
             Response::Credential(_) => "Credential",
             Response::Prompt(_) => "Prompt",
             Response::Names(_) => "Names",
+            Response::Metrics(_) => "Metrics",
         }
     }
 

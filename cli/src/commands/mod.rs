@@ -12,6 +12,7 @@ mod exec;
 mod generated;
 mod member_tokens;
 mod members;
+mod metrics;
 mod prompt;
 mod proxy_tokens;
 mod service;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Exec { command } => exec::exec(profile, command),
         Command::Env { shell, reveal } => exec::env(profile, shell, reveal),
         Command::Prompt { format } => prompt::run(profile, &format),
+        Command::Metrics => metrics::run(),
         Command::Watch { output } => crate::watch::run(profile, output.json),
         Command::Auth(command) => crate::auth::run(profile, command),
         Command::Completions { shell } => generated::completions(shell),

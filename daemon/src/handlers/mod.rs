@@ -28,6 +28,7 @@ use mws_ipc::{Request, Response};
 
 /// Answers one request (other than `Watch`, which the connection streams).
 pub(crate) async fn handle(daemon: &Daemon, request: Request) -> Response {
+    crate::metrics::ipc_request(request.name());
     let result = match request {
         Request::Ping => Ok(Response::Pong),
         Request::Status => Ok(Response::Status(status::status(daemon))),
@@ -63,9 +64,25 @@ pub(crate) async fn handle(daemon: &Daemon, request: Request) -> Response {
         Request::Alerts => Ok(plugins::alerts(daemon)),
         Request::Credential { selection } => credential::export(daemon, &selection).await,
         Request::Prompt { selection } => Ok(prompt::prompt(daemon, &selection).await),
+        Request::Metrics => Ok(Response::Metrics(metrics(daemon))),
         Request::Complete { selection, kind } => {
             Ok(complete::complete(daemon, &selection, kind).await)
         }
     };
     result.unwrap_or_else(|e| Response::Error(e.reply()))
+}
+
+/// `mws metrics`: counters, and gauges from what the daemon knows now.
+pub(crate) fn metrics(daemon: &Daemon) -> String {
+    let levels: Vec<String> = daemon
+        .plugins
+        .alerts()
+        .into_iter()
+        .map(|a| a.level)
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    crate::metrics::render(&daemon.workspace_views(), &levels, now)
 }
