@@ -150,6 +150,13 @@ def main():
             row("warm read: " + " ".join(args),
                 time_cmd([MWS, *args], env, reps(200)),
                 time_cmd([MODAL, "workspace", *args], env, reps(10)), "≤ 2 ms")
+        # The shell prompt segment (answered from the cache, no Modal call),
+        # and a tab completion of token ids: no official equivalent.
+        row("warm: prompt (shell prompt segment)",
+            time_cmd([MWS, "prompt"], env, reps(200)), None, "≤ 2 ms")
+        row("warm: completion of proxy-token ids",
+            time_cmd([MWS, "--", "mws", "proxy-tokens", "delete", ""],
+                     dict(env, COMPLETE="fish"), reps(200)), None, "≤ 50 ms")
         pid = daemon_pid(env)
         rss_idle = status_kb(pid, "VmRSS")
 
