@@ -50,3 +50,10 @@ pub use server::run;
 pub use settings::{config_file as settings_file, load as load_settings, Settings};
 pub use state::Daemon;
 pub use upstream::UpstreamSettings;
+
+/// Serves `/metrics` when `[metrics] listen` is set (read at start).
+pub fn start_metrics_endpoint(daemon: &std::sync::Arc<Daemon>) {
+    if let Some(addr) = daemon.current_settings().metrics_listen {
+        metrics_http::spawn(daemon.clone(), addr);
+    }
+}

@@ -285,7 +285,7 @@ fn start(args: &Args, readiness: &mut Readiness, activated: Option<OwnedFd>) -> 
         }
         daemon.start_config_watcher();
         daemon.watch_default_identity();
-        daemon.start_metrics_endpoint();
+        mwsd::start_metrics_endpoint(&daemon);
         mwsd::run(daemon, listener, shutdown_signal()).await;
         anyhow::Ok(())
     })?;

@@ -116,13 +116,6 @@ impl Daemon {
         );
     }
 
-    /// Serves `/metrics` when `[metrics] listen` is set (read at start).
-    pub fn start_metrics_endpoint(self: &Arc<Self>) {
-        if let Some(addr) = self.current_settings().metrics_listen {
-            crate::metrics_http::spawn(self.clone(), addr);
-        }
-    }
-
     /// Starts watching config files for changes (call once, on the runtime).
     pub fn start_config_watcher(self: &Arc<Self>) {
         let daemon = Arc::downgrade(self);
