@@ -398,10 +398,19 @@ fn version_help_and_completions() {
     let out = ok(&world.mws(&["proxy-tokens", "list", "--help"]));
     assert!(out.contains("--environment"), "{out}");
     assert!(out.contains("--json"));
+    // Each shell's script asks `mws` itself on a tab press (dynamic
+    // completion; what it offers is checked in toolchain.rs).
     for shell in ["bash", "zsh", "fish"] {
         let out = ok(&world.mws(&["completions", shell]));
-        assert!(out.contains("proxy-tokens"), "{shell}");
+        assert!(out.contains("COMPLETE") && out.contains("mws"), "{shell}: {out}");
     }
+    let offered = world
+        .command(mws_e2e::bin("mws"))
+        .env("COMPLETE", "fish")
+        .args(["--", "mws", "proxy-t"])
+        .output()
+        .unwrap();
+    assert!(ok(&offered).starts_with("proxy-tokens"), "{}", ok(&offered));
     let out = world.mws(&["completions", "tcsh"]);
     assert_eq!(out.status.code(), Some(2));
 }
