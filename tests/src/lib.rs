@@ -329,10 +329,16 @@ impl World {
     /// lines arrive through the returned channel. The child is the caller's
     /// to kill.
     pub fn watch_json(&self) -> (Child, std::sync::mpsc::Receiver<String>) {
+        self.watch_json_with(&[])
+    }
+
+    /// [`World::watch_json`] with more arguments (e.g. `--since CURSOR`).
+    pub fn watch_json_with(&self, extra: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
         let before = self.subscribers();
         let mut child = self
             .command(bin("mws"))
             .args(["watch", "--json"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
