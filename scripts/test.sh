@@ -13,6 +13,8 @@ command -v secret-tool >/dev/null || need_apt+=(libsecret-tools)
 command -v keyctl >/dev/null || need_apt+=(keyutils)
 command -v systemd-socket-activate >/dev/null || need_apt+=(systemd)
 [ -d /usr/share/zoneinfo/Asia ] || need_apt+=(tzdata)
+# examples/watch.mjs, the Node.js client, runs against a real daemon.
+command -v node >/dev/null || need_apt+=(nodejs)
 /usr/bin/python3 -c 'import dbusmock' 2>/dev/null || need_apt+=(python3-dbusmock)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -34,6 +36,9 @@ fi
 # A real Prometheus text-format parser, for the metrics tests.
 .venv/bin/python -c 'import prometheus_client' 2>/dev/null ||
   .venv/bin/pip install -q 'prometheus_client>=0.20'
+# A real JSON Schema validator, for docs/ipc.schema.json (tests/tests/ipc_schema.rs).
+.venv/bin/python -c 'import jsonschema' 2>/dev/null ||
+  .venv/bin/pip install -q 'jsonschema>=4.18'
 export MWS_MODAL_CLI="$PWD/.venv/bin/modal"
 export MWS_MODAL_PYTHON="$PWD/.venv/bin/python"
 

@@ -246,10 +246,17 @@ pub enum Command {
     /// Follow changes to the workspace (tokens, members) as they happen.
     ///
     /// Runs until interrupted. With --json, one JSON object per line:
-    /// type, time, workspace, and the object before and after the change.
+    /// type, time, workspace, the object before and after the change, and
+    /// the event's instance and seq (for --since).
     Watch {
         #[command(flatten)]
         output: JsonFlag,
+        /// Resume after this event: INSTANCE:SEQ (an event's `instance` and
+        /// `seq` in --json lines), or SEQ of the running daemon. Missed events
+        /// still held (the last 1,024) come first; otherwise a resync line says
+        /// the cursor is too old or the daemon restarted.
+        #[arg(long, value_name = "CURSOR")]
+        since: Option<mws_ipc::Cursor>,
     },
 
     /// Keep API secrets in the OS keyring instead of ~/.modal.toml.

@@ -1,14 +1,17 @@
 //! `mws watch`: follows the daemon's change events for the selected
 //! identity until interrupted. `--json` prints one JSON object per line
-//! (`type`, `time`, `workspace`, `before`, `after`), the format editor and
-//! shell integrations read; otherwise one human line per event.
+//! (`type`, `time`, `workspace`, `before`, `after`, `instance`, `seq`), the
+//! format editor and shell integrations read; otherwise one human line per
+//! event, starting with its number. `--since` resumes after an event seen
+//! earlier: the daemon replays what it still holds, or says why it cannot
+//! (a resync line), so a gap is never silent.
 
 use crate::client::Client;
 use crate::output::{self, Written};
 use crate::render::time;
 use crate::request::answer;
 use anyhow::Context as _;
-use mws_ipc::{Event, Request, Response};
+use mws_ipc::{Cursor, Event, Request, Response, ResyncReason};
 use std::process::ExitCode;
 
 /// The JSON line for one event; timestamps as in `--json` listings.
@@ -22,16 +25,19 @@ pub fn json_line(event: &Event, tz: &jiff::tz::TimeZone) -> String {
         "workspace": event.workspace,
         "before": parse(&event.before),
         "after": parse(&event.after),
+        "instance": event.instance,
+        "seq": event.seq,
     });
     serde_json::to_string(&value).unwrap_or_default()
 }
 
-/// One human line for an event: when, where, what kind, and the daemon's
-/// own wording of what it is about (the same words a desktop notification
-/// shows, see `describe` in the daemon's `events` module).
+/// One human line for an event: its number, when, where, what kind, and
+/// the daemon's own wording of what it is about (the same words a desktop
+/// notification shows, see `describe` in the daemon's `events` module).
 pub fn human_line(event: &Event, tz: &jiff::tz::TimeZone) -> String {
     format!(
-        "{}  {}  {}  {}",
+        "#{}  {}  {}  {}  {}",
+        event.seq,
         time::table_timestamp(event.time, tz).unwrap_or_default(),
         event.workspace,
         event.kind,
@@ -39,11 +45,12 @@ pub fn human_line(event: &Event, tz: &jiff::tz::TimeZone) -> String {
     )
 }
 
-pub fn run(profile: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(profile: Option<String>, json: bool, since: Option<Cursor>) -> anyhow::Result<ExitCode> {
     let request = Request::Watch {
         selection: Some(mws_ipc::Selection::from_env(profile, |name| {
             std::env::var_os(name)
         })),
+        since: since.clone(),
     };
     let mut subscription = Client::new().subscribe(&request)?;
     drop(request);
@@ -54,7 +61,12 @@ pub fn run(profile: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
             Response::Event(event) => human_line(&event, &tz),
             // Never a silent gap: say how many events this watcher missed.
             Response::Lagged { missed } => lagged_line(missed, json),
-            // The subscription's `Ok`, and answers added later.
+            Response::Resync {
+                reason,
+                instance,
+                seq,
+            } => resync_line(since.as_ref(), reason, &instance, seq, json),
+            // The subscription's `Ok` and `Watching`, and answers added later.
             _ => continue,
         };
         let written =
@@ -80,6 +92,37 @@ fn lagged_line(missed: u64, json: bool) -> String {
     }
 }
 
+/// The line for a `--since` cursor the daemon cannot resume: `{"type":
+/// "resync", "reason": …, "instance": …, "seq": …}` in JSON (the cursor
+/// events go on from), a sentence otherwise.
+fn resync_line(
+    since: Option<&Cursor>,
+    reason: ResyncReason,
+    instance: &str,
+    seq: u64,
+    json: bool,
+) -> String {
+    if json {
+        return serde_json::json!({
+            "type": "resync",
+            "reason": reason.as_str(),
+            "instance": instance,
+            "seq": seq,
+        })
+        .to_string();
+    }
+    let cursor = since.map(Cursor::to_string).unwrap_or_default();
+    let why = match reason {
+        ResyncReason::TooOld => {
+            format!("events after {cursor} are no longer held (mwsd keeps the last 1,024)")
+        }
+        ResyncReason::OtherInstance => {
+            format!("mwsd restarted since {cursor} (now instance {instance})")
+        }
+    };
+    format!("resync: {why}; list again to see the current state; following from #{seq}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +136,19 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_resync_names_its_reason() {
+        let since: Cursor = "i1:3".parse().unwrap();
+        assert_eq!(
+            resync_line(Some(&since), ResyncReason::OtherInstance, "i2", 0, true),
+            r#"{"type":"resync","reason":"other_instance","instance":"i2","seq":0}"#
+        );
+        assert_eq!(
+            resync_line(Some(&since), ResyncReason::OtherInstance, "i2", 0, false),
+            "resync: mwsd restarted since i1:3 (now instance i2); list again to see the current state; following from #0"
+        );
+    }
+
     fn event() -> Event {
         Event {
             kind: "token.renamed".into(),
@@ -103,6 +159,8 @@ mod tests {
             after: r#"{"token_id":"wk-1","name":"b"}"#.into(),
             title: "Proxy token renamed".into(),
             detail: "wk-1: 'a' → 'b'".into(),
+            instance: "i1".into(),
+            seq: 12,
         }
     }
 
@@ -114,12 +172,17 @@ mod tests {
         assert_eq!(v["time"], "2023-11-14 22:13:20+00:00");
         assert_eq!(v["before"]["name"], "a");
         assert_eq!(v["after"]["name"], "b");
+        assert_eq!(
+            (v["instance"].as_str(), v["seq"].as_u64()),
+            (Some("i1"), Some(12))
+        );
         assert!(!line.contains('\n'));
     }
 
     #[test]
     fn human_lines_say_what_changed() {
         let line = human_line(&event(), &jiff::tz::TimeZone::UTC);
+        assert!(line.starts_with("#12  "), "{line}");
         assert!(
             line.ends_with("acme  token.renamed  wk-1: 'a' → 'b'"),
             "{line}"

@@ -24,11 +24,6 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::sync::broadcast;
-
-/// Events waiting for the slowest subscriber; one that falls further behind
-/// misses events (and is told how many, see `server`).
-const CAPACITY: usize = 1024;
 
 /// What changed in a workspace.
 #[derive(Debug, Clone, PartialEq)]
@@ -243,6 +238,9 @@ impl DaemonEvent {
             after: after.to_string(),
             title: description.title,
             detail: description.detail,
+            // Stamped by the journal.
+            instance: String::new(),
+            seq: 0,
         })
     }
 }
@@ -370,27 +368,6 @@ pub(crate) fn describe(event: &DaemonEvent) -> Description {
     Description {
         title: title.to_string(),
         detail,
-    }
-}
-
-/// The bus: a broadcast channel of [`DaemonEvent`]s.
-#[derive(Clone)]
-pub(crate) struct Bus(broadcast::Sender<DaemonEvent>);
-
-impl Default for Bus {
-    fn default() -> Self {
-        Self(broadcast::channel(CAPACITY).0)
-    }
-}
-
-impl Bus {
-    pub(crate) fn publish(&self, event: DaemonEvent) {
-        // No subscriber is not an error.
-        let _ = self.0.send(event);
-    }
-
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<DaemonEvent> {
-        self.0.subscribe()
     }
 }
 

@@ -7,8 +7,8 @@
 //! runs as ([`credentials`], [`config`]), takes that identity's [`session`]
 //! (its gRPC client, [`upstream`], and its caches, [`cache`]) from the shared
 //! [`state`], and answers; errors become the wire's form once ([`error`]).
-//! What sessions notice goes on one typed event bus ([`events`]) that
-//! `watch` streams, desktop notifications ([`desktop`]) and the plugin
+//! What sessions notice goes on one typed event bus ([`bus`] of
+//! [`events`]) that `watch` streams (numbered for resuming, [`journal`]), desktop notifications ([`desktop`]) and the plugin
 //! manager ([`plugins`]) follow. The built-in `local` profile runs an
 //! embedded `mws-emulator` ([`local`]). docs/architecture.md walks one
 //! request through all of it.
@@ -17,6 +17,7 @@
 //! crate, so the compiler finds dead code.
 
 mod accept_backoff;
+mod bus;
 mod cache;
 mod config;
 mod connection;
@@ -27,6 +28,7 @@ mod events;
 mod files;
 mod handlers;
 mod hardening;
+mod journal;
 mod local;
 mod metrics;
 mod metrics_http;

@@ -10,20 +10,23 @@
 //! [`handlers::handle`]; one that sends nothing for `[connections]
 //! idle_secs` between requests is closed, so forgotten clients do not hold
 //! slots and descriptors; a `Watch` request turns it into a stream of events
-//! (never idle). A malformed frame gets an error reply (when the framing is
+//! (never idle), resumed from the client's cursor when it gives one (see
+//! `journal`). A malformed frame gets an error reply (when the framing is
 //! still intact) and the connection is closed, so nothing a client sends can
 //! take the daemon down. Business logic lives in `handlers`; framing in
 //! `connection`. See `docs/ipc.md`.
 
 use crate::accept_backoff::AcceptBackoff;
 use crate::connection::Connection;
-use crate::events::DaemonEvent;
 use crate::handlers;
+use crate::journal::{Stamped, Start};
 use crate::session::Session;
 use crate::state::Daemon;
 use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
 use mws_ipc::codec::CodecError;
-use mws_ipc::{Encoding, ErrorKind, Request, Response, Selection, ServerHello, PROTOCOL_VERSION};
+use mws_ipc::{
+    Cursor, Encoding, ErrorKind, Request, Response, Selection, ServerHello, PROTOCOL_VERSION,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -53,6 +56,13 @@ fn connection_limit(open_files: Option<u64>) -> usize {
 const KEEPALIVE: Duration = Duration::from_secs(30);
 
 type SocketConnection<'a> = Connection<BufReader<&'a Stream>, &'a Stream>;
+
+/// A `Watch` request, with the protocol its client speaks.
+struct Watch {
+    selection: Option<Selection>,
+    since: Option<Cursor>,
+    protocol_version: u32,
+}
 
 /// Serves `listener` until a `Shutdown` request or `external_shutdown`
 /// completes. Open connections are dropped when it returns.
@@ -223,8 +233,13 @@ async fn serve_connection(daemon: &Daemon, conn: Stream) {
                 return;
             }
         };
-        if let Request::Watch { selection } = request {
-            stream_events(daemon, selection, &mut conn).await;
+        if let Request::Watch { selection, since } = request {
+            let watch = Watch {
+                selection,
+                since,
+                protocol_version: client.protocol_version,
+            };
+            stream_events(daemon, watch, &mut conn).await;
             return;
         }
         let response = handlers::handle(daemon, request).await;
@@ -257,18 +272,28 @@ async fn watch_session(daemon: &Daemon, selection: &Selection) -> Result<Arc<Ses
     Ok(session)
 }
 
-/// Streams events to a subscriber until it hangs up or the daemon stops.
-/// A subscriber that falls behind is told how many events it missed.
-async fn stream_events(
-    daemon: &Daemon,
-    selection: Option<Selection>,
-    conn: &mut SocketConnection<'_>,
-) {
+/// Streams events to a subscriber until it hangs up or the daemon stops:
+/// first, with a `since` cursor, what it missed (or why it cannot have it),
+/// then live events. A subscriber that falls behind is told how many events
+/// it missed.
+async fn stream_events(daemon: &Daemon, watch: Watch, conn: &mut SocketConnection<'_>) {
     let _counted = daemon.count_subscriber();
-    let mut events = daemon.bus.subscribe();
+    let journal = daemon.bus.journal();
+    // Taken before the session is resolved: nothing published meanwhile is
+    // lost.
+    let subscription = match journal.subscribe(watch.since.as_ref()) {
+        Ok(subscription) => subscription,
+        Err(e) => {
+            let _ = conn
+                .write(&Response::error(ErrorKind::BadRequest, e.to_string()))
+                .await;
+            return;
+        }
+    };
+    let mut events = subscription.live;
     let mut shutdown = daemon.shutdown_signal();
     // Watching an identity keeps it polled, and narrows the stream to it.
-    let watched = match &selection {
+    let watched = match &watch.selection {
         Some(selection) => match watch_session(daemon, selection).await {
             Ok(session) => Some(session),
             Err(reply) => {
@@ -281,11 +306,36 @@ async fn stream_events(
     if conn.write(&Response::Ok).await.is_err() {
         return;
     }
+    let instance = journal.instance().to_string();
+    let (opening, replay) = match subscription.start {
+        Start::Live { seq } => (Response::Watching { instance, seq }, Vec::new()),
+        Start::Replay { seq, events } => (Response::Watching { instance, seq }, events),
+        Start::Resync { reason, seq } => (
+            Response::Resync {
+                reason,
+                instance,
+                seq,
+            },
+            Vec::new(),
+        ),
+    };
+    // Clients of protocols 2–5 know neither message (and sent no cursor).
+    let resync = matches!(opening, Response::Resync { .. });
+    if (watch.protocol_version >= 6 || resync) && conn.write(&opening).await.is_err() {
+        return;
+    }
+    for stamped in replay {
+        if let Some(message) = wire_event(&stamped, watched.as_deref()) {
+            if conn.write(&message).await.is_err() {
+                return;
+            }
+        }
+    }
     let mut keepalive = tokio::time::interval(KEEPALIVE);
     loop {
         let message = tokio::select! {
             event = events.recv() => match event {
-                Ok(event) => match wire_event(&event, watched.as_deref()) {
+                Ok(stamped) => match wire_event(&stamped, watched.as_deref()) {
                     Some(message) => message,
                     None => continue,
                 },
@@ -314,15 +364,15 @@ async fn stream_events(
     }
 }
 
-/// The message a subscriber gets for an event, if it is public and about
-/// the watched identity.
-fn wire_event(event: &DaemonEvent, watched: Option<&Session>) -> Option<Response> {
+/// The message a subscriber gets for an event, if it is about the watched
+/// identity.
+fn wire_event(stamped: &Stamped, watched: Option<&Session>) -> Option<Response> {
     if let Some(session) = watched {
-        if !session.owns(event) {
+        if !session.owns(&stamped.event) {
             return None;
         }
     }
-    event.to_wire().map(Response::Event)
+    Some(Response::Event(stamped.wire.clone()))
 }
 
 #[cfg(test)]

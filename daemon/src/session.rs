@@ -10,9 +10,10 @@
 //! event goes out immediately. What it notices is published on the event
 //! bus; turning requests into these calls is `handlers`' job.
 
+use crate::bus::Bus;
 use crate::cache::Slot;
 use crate::error::Error;
-use crate::events::{self, Bus, Change, Credentials, DaemonEvent, WorkspaceEvent};
+use crate::events::{self, Change, Credentials, DaemonEvent, WorkspaceEvent};
 use crate::settings::{self, SharedSettings};
 use crate::upstream::{MutationKey, Upstream, UpstreamError};
 use mws_ipc::{

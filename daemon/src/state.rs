@@ -7,10 +7,10 @@
 //! here guard in-memory maps only and are never held across an await or
 //! any I/O: a slow server, keyring or plugin cannot block another request.
 
+use crate::bus::Bus;
 use crate::config::Identity;
 use crate::credentials::Credentials;
 use crate::error::Error;
-use crate::events::Bus;
 use crate::local::LocalSettings;
 use crate::plugins::Plugins;
 use crate::reload::ConfigWatcher;

@@ -29,7 +29,8 @@
 //!
 //! After the hello, the client sends [`Request`]s and reads one [`Response`]
 //! for each, in order; a `Watch` request turns the connection into a stream of
-//! `Response::Event` until the client hangs up.
+//! `Response::Event` until the client hangs up. Events are numbered per
+//! daemon instance, so a client that reconnects can resume ([`Cursor`]).
 //!
 //! # Trust boundary
 //!
@@ -39,6 +40,7 @@
 //! closed connection, never a crash.
 
 pub mod codec;
+mod cursor;
 pub mod frame;
 pub mod inherit;
 pub mod paths;
@@ -46,6 +48,7 @@ mod selection;
 mod types;
 
 pub use codec::{CodecError, Encoding, MAX_FRAME_LEN};
+pub use cursor::{Cursor, CursorParseError, ResyncReason};
 pub use types::*;
 
 /// Major version of this protocol. Peers with different values do not talk.
@@ -53,4 +56,7 @@ pub use types::*;
 /// 3: settings, service users, member tokens; token info in auth and status.
 /// 4: alerts judged per identity (`WorkspaceCommand::Alerts`), alerts name
 ///    owner, expiry and fix; `proxy-tokens rotate`.
-pub const PROTOCOL_VERSION: u32 = 5;
+/// 5: `Credential` (for `mws exec` / `mws env`) and `Prompt`.
+/// 6: resumable events: `instance`/`seq` on events, `Watch { since }`,
+///    `Watching` and `Resync` on watch streams; the instance in status.
+pub const PROTOCOL_VERSION: u32 = 6;

@@ -1,6 +1,7 @@
 //! Message types. Every field is plain data so that bincode (binary clients)
 //! and serde_json (JSON-lines clients) encode them alike.
 
+use crate::cursor::{Cursor, ResyncReason};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use zeroize::Zeroize;
@@ -307,7 +308,13 @@ pub enum Request {
     },
     /// Subscribe to change events for the selected identity (or all when
     /// `selection` is `None`); the connection then carries `Response::Event`s.
-    Watch { selection: Option<Selection> },
+    /// With `since` (protocol 6), first the events after that cursor still
+    /// held, or [`Response::Resync`] when it cannot be resumed.
+    Watch {
+        selection: Option<Selection>,
+        #[serde(default)]
+        since: Option<Cursor>,
+    },
     /// Render rows in a plugin's output format (`--format NAME`); answered
     /// with [`Response::Rendered`]. `json` is the exact text `--json` would
     /// print for the same rows (a JSON array, timestamps already in the
@@ -544,6 +551,12 @@ pub struct DaemonStatus {
     /// Every plugin file found, with its state.
     #[serde(default)]
     pub plugins: Vec<PluginInfo>,
+    /// This daemon instance's id, as its events carry it (protocol 6).
+    #[serde(default)]
+    pub instance: String,
+    /// The sequence number of its last event (`0`: none yet).
+    #[serde(default)]
+    pub last_event_seq: u64,
 }
 
 /// A change noticed in a workspace, streamed to `Watch` subscribers.
@@ -566,6 +579,13 @@ pub struct Event {
     /// … and what it is about (`wk-1 ('ci')`), without the workspace.
     #[serde(default)]
     pub detail: String,
+    /// The daemon instance that numbered it (random per daemon start).
+    #[serde(default)]
+    pub instance: String,
+    /// Its number, 1, 2, … per instance, over all identities: a stream
+    /// narrowed to one identity sees gaps.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 /// Everything the daemon answers.
@@ -618,6 +638,21 @@ pub enum Response {
     Names(Vec<String>),
     /// `Request::Metrics`: the Prometheus text exposition.
     Metrics(String),
+    /// On a `Watch` stream of a protocol 6 client, after `Ok`: the cursor
+    /// the stream starts from (the `since` being resumed, else the daemon's
+    /// last event; `seq` 0: none yet). Keep it until events arrive.
+    Watching {
+        instance: String,
+        seq: u64,
+    },
+    /// On a `Watch` stream, instead of `Watching`: the `since` cursor cannot
+    /// be resumed (`reason`); the stream goes on from the daemon's last
+    /// event (`instance`, `seq`). List again to resync.
+    Resync {
+        reason: ResyncReason,
+        instance: String,
+        seq: u64,
+    },
 }
 
 /// Where a plugin file stands.
@@ -772,6 +807,8 @@ impl Response {
             Response::Prompt(_) => "Prompt",
             Response::Names(_) => "Names",
             Response::Metrics(_) => "Metrics",
+            Response::Watching { .. } => "Watching",
+            Response::Resync { .. } => "Resync",
         }
     }
 

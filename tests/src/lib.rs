@@ -77,6 +77,29 @@ pub fn official_cli() -> PathBuf {
     path
 }
 
+/// The Python of the test prerequisites (`.venv`: modal, jsonschema):
+/// `MWS_MODAL_PYTHON`, else `.venv/bin/python`. Fails (never skips) when it
+/// is missing or lacks `module`.
+pub fn venv_python(module: &str) -> PathBuf {
+    let path = std::env::var_os("MWS_MODAL_PYTHON")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
+    let found = Command::new(&path)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "Python package `{module}` is missing in {}: run scripts/test.sh, or \
+         `{} -m pip install {module}` (MWS_MODAL_PYTHON picks another Python)",
+        path.display(),
+        path.display()
+    );
+    path
+}
+
 /// A running `mws-emulator serve`, killed on drop.
 pub struct Emulator {
     pub url: String,
@@ -329,10 +352,16 @@ impl World {
     /// lines arrive through the returned channel. The child is the caller's
     /// to kill.
     pub fn watch_json(&self) -> (Child, std::sync::mpsc::Receiver<String>) {
+        self.watch_json_with(&[])
+    }
+
+    /// [`World::watch_json`] with more arguments (e.g. `--since CURSOR`).
+    pub fn watch_json_with(&self, extra: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
         let before = self.subscribers();
         let mut child = self
             .command(bin("mws"))
             .args(["watch", "--json"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

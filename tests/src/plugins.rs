@@ -1,6 +1,6 @@
 //! Plugins in tests: the bundled plugins built by cargo, installed into a
 //! test world's plugin folder the way a user should, and a `mws watch
-//! --json` subscriber that collects events.
+//! --json` subscriber (resumed with `--since` or not) that collects events.
 
 use crate::{bin_dir, workspace_root, World};
 use serde_json::Value;
@@ -67,6 +67,33 @@ impl Watcher {
     pub fn start(world: &World) -> Watcher {
         let (child, lines) = world.watch_json();
         Watcher { child, lines }
+    }
+
+    /// `mws watch --json --since CURSOR`.
+    pub fn since(world: &World, cursor: &str) -> Watcher {
+        let (child, lines) = world.watch_json_with(&["--since", cursor]);
+        Watcher { child, lines }
+    }
+
+    /// The next line, waiting at most `limit`.
+    pub fn next(&self, limit: Duration) -> Option<Value> {
+        self.lines.recv_timeout(limit).ok().map(|l| json_of(&l))
+    }
+
+    /// The next `n` lines, each within `limit` of the one before; fails the
+    /// test showing what came when fewer arrive.
+    pub fn take(&self, n: usize, limit: Duration) -> Vec<Value> {
+        let mut lines = Vec::with_capacity(n);
+        while lines.len() < n {
+            match self.next(limit) {
+                Some(line) => lines.push(line),
+                None => panic!(
+                    "{} of {n} watch lines arrived within {limit:?} each: {lines:?}",
+                    lines.len()
+                ),
+            }
+        }
+        lines
     }
 
     /// Every event received within `window`.

@@ -54,7 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Env { shell, reveal } => exec::env(profile, shell, reveal),
         Command::Prompt { format } => prompt::run(profile, &format),
         Command::Metrics => metrics::run(),
-        Command::Watch { output } => crate::watch::run(profile, output.json),
+        Command::Watch { output, since } => crate::watch::run(profile, output.json, since),
         Command::Auth(command) => crate::auth::run(profile, command),
         Command::Completions { shell } => generated::completions(shell),
         Command::Man => generated::man(),

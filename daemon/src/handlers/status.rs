@@ -20,5 +20,7 @@ pub(super) fn status(daemon: &Daemon) -> DaemonStatus {
             .load(std::sync::atomic::Ordering::Relaxed),
         notifications: daemon.notification_state(),
         plugins: daemon.plugins.snapshot(),
+        instance: daemon.bus.journal().instance().to_string(),
+        last_event_seq: daemon.bus.journal().last_seq(),
     }
 }

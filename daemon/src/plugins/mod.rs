@@ -44,7 +44,8 @@ pub mod protocol;
 
 pub(crate) use judge::judges_in;
 
-use crate::events::{Bus, Credentials, DaemonEvent};
+use crate::bus::Bus;
+use crate::events::{Credentials, DaemonEvent};
 use crate::settings::{PluginSettings, SharedSettings};
 use discover::{Candidate, FileId};
 use host::{Host, HostError};
