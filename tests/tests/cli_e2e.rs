@@ -402,7 +402,10 @@ fn version_help_and_completions() {
     // completion; what it offers is checked in toolchain.rs).
     for shell in ["bash", "zsh", "fish"] {
         let out = ok(&world.mws(&["completions", shell]));
-        assert!(out.contains("COMPLETE") && out.contains("mws"), "{shell}: {out}");
+        assert!(
+            out.contains("COMPLETE") && out.contains("mws"),
+            "{shell}: {out}"
+        );
     }
     let offered = world
         .command(mws_e2e::bin("mws"))
