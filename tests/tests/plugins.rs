@@ -560,3 +560,91 @@ fn status_and_plugins_list_answer_while_a_plugin_hangs() {
         "daemon status and plugins list must answer while the plugin call is still hanging"
     );
 }
+
+/// A C plugin that answers every judgement with `count` alerts.
+const FLOOD_PLUGIN: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mws_plugin.h"
+
+#define COUNT 200000
+
+static int32_t on_event(const uint8_t *name, size_t name_len, const uint8_t *input,
+                        size_t input_len, uint8_t **output, size_t *output_len) {
+    (void)name; (void)name_len; (void)input; (void)input_len;
+    size_t cap = 64 + (size_t)COUNT * 64;
+    char *out = malloc(cap);
+    if (!out) return MWS_ERROR;
+    size_t len = (size_t)sprintf(out, "{\"alerts\":[");
+    for (int i = 0; i < COUNT; i++) {
+        len += (size_t)sprintf(out + len, "%s{\"id\":\"c%d\",\"level\":\"info\",\"message\":\"m\"}",
+                               i ? "," : "", i);
+    }
+    len += (size_t)sprintf(out + len, "]}");
+    *output = (uint8_t *)out;
+    *output_len = len;
+    return MWS_OK;
+}
+
+static void free_buffer(uint8_t *ptr, size_t len) { (void)len; free(ptr); }
+
+static const mws_plugin PLUGIN = {
+    MWS_PLUGIN_ABI_VERSION, sizeof(mws_plugin), "flood", "1.0.0", "",
+    "credentials.refreshed", NULL, on_event, free_buffer,
+};
+
+const mws_plugin *mws_plugin_entry(void) { return &PLUGIN; }
+"#;
+
+#[test]
+fn a_flood_of_alerts_is_capped_counted_and_stalls_nobody() {
+    let (world, _emulator) = world_with_emulator();
+    let library = compile_c(&world, FLOOD_PLUGIN, "flood");
+    install_file(&world, &library, "libflood.so", 0o644);
+    ok(&world.mws(&["members", "list", "--json"]));
+
+    // Judging 200,000 alerts runs while cached reads are made.
+    let judging = {
+        let world_env = world.env.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let out = Command::new(mws_e2e::bin("mws"))
+                .env_clear()
+                .envs(&world_env)
+                .args(["alerts", "--json", "--fail-on", "never"])
+                .output()
+                .unwrap();
+            (out, started.elapsed())
+        })
+    };
+    let mut reads = Vec::new();
+    while !judging.is_finished() {
+        let started = Instant::now();
+        ok(&world.mws(&["members", "list", "--json"]));
+        reads.push(started.elapsed());
+    }
+    let (out, judged_in) = judging.join().unwrap();
+    let alerts = json_of(&ok(&out));
+    let flood = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["plugin"] == "flood")
+        .count();
+    // Capped at 10,000, and the rest counted where the user looks.
+    assert_eq!(flood, 10_000);
+    let list = plugins(&world);
+    let error = plugin(&list, "flood")["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(error, "returned 200000 alerts; kept the first 10000");
+    reads.sort();
+    eprintln!(
+        "200,000 alerts judged in {judged_in:?}; {} cached reads meanwhile, median {:?}, max {:?}",
+        reads.len(),
+        reads.get(reads.len() / 2),
+        reads.last()
+    );
+}
