@@ -7,7 +7,8 @@
 #   PREFIX/share/zsh/site-functions/_mws
 #   PREFIX/share/fish/vendor_completions.d/mws.fish
 # Usage: scripts/install.sh [PREFIX]
-# Set MWS_INSTALL_NO_BUILD=1 to install what target/release already holds.
+# Set MWS_INSTALL_NO_BUILD=1 to install what is already built, from
+# MWS_INSTALL_FROM (default target/release; the tests use target/debug).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix="${1:-$HOME/.local}"
@@ -20,7 +21,7 @@ if [ "${MWS_INSTALL_NO_BUILD:-0}" != 1 ]; then
   cargo build --release --locked -p mws -p mwsd -p mws-emulator \
     -p mws-plugin-csv -p mws-plugin-expiry
 fi
-release=target/release
+release="${MWS_INSTALL_FROM:-target/release}"
 for program in mws mwsd mws-emulator; do
   [ -x "$release/$program" ] || { echo "install.sh: $release/$program was not built" >&2; exit 1; }
 done

@@ -107,3 +107,70 @@ fn install_service_writes_units_for_this_mwsd_and_uninstall_removes_them() {
     let out = world.mws(&["daemon", "uninstall-service"]);
     assert!(ok(&out).starts_with("No mwsd units in "));
 }
+
+#[test]
+fn install_script_puts_programs_plugins_man_page_and_completions_where_tools_look() {
+    mws_e2e::plugins::plugin_dir(); // the plugins, built beside the programs
+    let mut world = World::new();
+    let prefix = world.path("prefix");
+    let out = world
+        .command(mws_e2e::workspace_root().join("scripts/install.sh"))
+        .arg(&prefix)
+        .env("MWS_INSTALL_NO_BUILD", "1")
+        .env("MWS_INSTALL_FROM", mws_e2e::bin_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for file in [
+        "bin/mws",
+        "bin/mwsd",
+        "bin/mws-emulator",
+        "lib/mws/plugins/libmws_plugin_csv.so",
+        "lib/mws/plugins/libmws_plugin_expiry.so",
+        "share/bash-completion/completions/mws",
+        "share/zsh/site-functions/_mws",
+        "share/fish/vendor_completions.d/mws.fish",
+    ] {
+        assert!(prefix.join(file).is_file(), "{file} not installed");
+    }
+    assert!(!prefix
+        .join("lib/mws/plugins/libmws_plugin_testing.so")
+        .exists());
+    let man = std::fs::read_to_string(prefix.join("share/man/man1/mws.1")).unwrap();
+    assert!(man.contains(".TH mws 1"), "{man}");
+
+    // The installed mwsd finds the installed plugins, with real paths.
+    world.set("MWS_BUNDLED_PLUGINS", "1");
+    world.set(
+        "PATH",
+        format!("{}:/usr/bin:/bin", prefix.join("bin").display()),
+    );
+    let installed = prefix.join("bin/mws");
+    let out = world
+        .command(&installed)
+        .args(["plugins", "list"])
+        .output()
+        .unwrap();
+    let listed = ok(&out);
+    let plugins = prefix.join("lib/mws/plugins");
+    assert!(
+        listed.contains(&format!("{}/libmws_plugin_expiry.so", plugins.display())),
+        "{listed}"
+    );
+    assert!(!listed.contains('$'), "{listed}");
+    let csv = world
+        .command(&installed)
+        .args(["--profile", "local", "members", "list", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(ok(&csv).starts_with("name,email,role"), "{}", ok(&csv));
+    ok(&world
+        .command(&installed)
+        .args(["daemon", "stop"])
+        .output()
+        .unwrap());
+}
