@@ -51,6 +51,14 @@ mod settings_group;
 
 type ListSlot<T> = Slot<Vec<T>, UpstreamError>;
 
+/// One kind of credential list a session keeps for the judges.
+pub(super) enum Known {
+    ProxyTokens(Vec<ProxyToken>),
+    ServiceUsers(Vec<ServiceUser>),
+    MemberTokens(Vec<MemberToken>),
+    Credential(TokenInfo),
+}
+
 /// The daemon's state for one identity.
 pub(crate) struct Session {
     pub upstream: Upstream,
@@ -264,7 +272,7 @@ impl Session {
     async fn fetch_tokens(&self) -> Result<Vec<ProxyToken>, UpstreamError> {
         let response = self.upstream.token_list().await?;
         let tokens: Vec<ProxyToken> = response.tokens.iter().map(token_from_proto).collect();
-        self.record(credentials::Known::ProxyTokens(tokens.clone()));
+        self.record(Known::ProxyTokens(tokens.clone()));
         Ok(tokens)
     }
 
@@ -415,7 +423,7 @@ impl Session {
                     .map_err(|e| tracing::debug!("token info unavailable: {e}"))
                     .ok();
                 if let Some(info) = &info {
-                    self.record(credentials::Known::Credential(info.clone()));
+                    self.record(Known::Credential(info.clone()));
                 }
                 info
             })

@@ -10,34 +10,13 @@
 //! that is loaded or reloaded is asked about all of them at once, and alerts
 //! hold from the moment a plugin appears, not from the next poll.
 
-use super::alerts::{self, Book, Scope};
+use super::alerts::{self, Scope};
+use super::judging::{record_key, write_record, CREDENTIALS_REFRESHED, TOKENS_REFRESHED};
 use super::{Entry, Manager};
 use crate::events::{Credentials, DaemonEvent};
-use mws_ipc::PluginState;
 use serde_json::json;
 use std::collections::HashSet;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Everything known of an identity's credentials (see the module doc).
-pub(crate) const CREDENTIALS_REFRESHED: &str = "credentials.refreshed";
-/// A fresh proxy-token list (the first plugin event).
-pub(crate) const TOKENS_REFRESHED: &str = "tokens.refreshed";
-
-/// Largest alert record the daemon reads back.
-const MAX_BOOK_FILE: u64 = 64 * 1024 * 1024;
-
-/// Which identity a record belongs to.
-pub(super) type RecordKey = (String, String, String);
-
-pub(super) fn record_key(credentials: &Credentials) -> RecordKey {
-    (
-        credentials.server_url.clone(),
-        credentials.workspace.clone(),
-        credentials.identity.clone(),
-    )
-}
 
 /// The event a loaded plugin wants for judging, if any.
 fn judging_event(entry: &Entry) -> Option<&'static str> {
@@ -50,68 +29,6 @@ fn judging_event(entry: &Entry) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-/// The plugins judging credentials in a published list (`mws alerts`).
-pub(crate) fn judges_in(plugins: &[mws_ipc::PluginInfo]) -> Vec<String> {
-    plugins
-        .iter()
-        .filter(|p| p.state == PluginState::Loaded)
-        .filter(|p| {
-            p.events
-                .iter()
-                .any(|e| e == CREDENTIALS_REFRESHED || e == TOKENS_REFRESHED)
-        })
-        .map(|p| p.name.clone())
-        .collect()
-}
-
-/// Reads the alert record (off the async workers); a missing file is an
-/// empty book, a bad one is logged and replaced.
-pub(super) async fn load_book(path: Option<PathBuf>) -> Book {
-    let Some(path) = path else {
-        return Book::default();
-    };
-    let read = tokio::task::spawn_blocking(move || read_record(&path)).await;
-    match read {
-        Ok(Ok(Some(book))) => book,
-        Ok(Ok(None)) => Book::default(),
-        Ok(Err(e)) => {
-            tracing::warn!("the alert record is ignored: {e}");
-            Book::default()
-        }
-        Err(e) => {
-            tracing::warn!("reading the alert record failed: {e}");
-            Book::default()
-        }
-    }
-}
-
-fn read_record(path: &Path) -> Result<Option<Book>, String> {
-    use crate::files::{read_regular_file, FileError};
-    match read_regular_file(path, MAX_BOOK_FILE) {
-        Ok(bytes) => Book::from_file(&bytes).map(Some),
-        Err(FileError::NotFound) => Ok(None),
-        Err(e) => Err(e.to_string()),
-    }
-    .map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn write_record(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 impl Manager {

@@ -40,9 +40,10 @@ mod confine;
 pub mod discover;
 pub mod host;
 mod judge;
+mod judging;
 pub mod protocol;
 
-pub(crate) use judge::judges_in;
+pub(crate) use judging::judges_in;
 
 use crate::bus::Bus;
 use crate::events::{Credentials, DaemonEvent};
@@ -172,7 +173,7 @@ struct Manager {
     book_file: Option<PathBuf>,
     /// The last credentials of every identity, for judging them again when
     /// a plugin is (re)loaded.
-    latest: HashMap<judge::RecordKey, Arc<Credentials>>,
+    latest: HashMap<judging::RecordKey, Arc<Credentials>>,
     /// The judges the book was last brought up to date with.
     judged_by: Vec<String>,
     watcher: Option<notify::RecommendedWatcher>,
@@ -308,7 +309,7 @@ impl Manager {
         mut changed: mpsc::UnboundedReceiver<()>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let book = judge::load_book(self.book_file.clone()).await;
+        let book = judging::load_book(self.book_file.clone()).await;
         *self.book.lock().unwrap_or_else(|p| p.into_inner()) = book;
         self.ensure_current().await;
         loop {
@@ -333,10 +334,10 @@ impl Manager {
                         // A poll refreshes several lists in a row: judge
                         // each identity's latest record once.
                         let mut records = HashMap::new();
-                        records.insert(judge::record_key(&credentials), credentials);
+                        records.insert(judging::record_key(&credentials), credentials);
                         while let Ok(event) = events.try_recv() {
                             if let DaemonEvent::CredentialsRefreshed(c) = event {
-                                records.insert(judge::record_key(&c), c);
+                                records.insert(judging::record_key(&c), c);
                             }
                         }
                         for credentials in records.into_values() {

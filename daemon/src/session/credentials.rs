@@ -16,21 +16,12 @@
 //! would retire the alerts of the missing kinds and announce them again
 //! once they arrive.
 
-use super::{lock, Session, UpstreamError};
+use super::{lock, Known, Session, UpstreamError};
 use crate::events::{Credentials, DaemonEvent};
-use mws_ipc::{MemberToken, ProxyToken, ServiceUser, TokenInfo};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::Code;
-
-/// One kind of credential list a session keeps for the judges.
-pub(super) enum Known {
-    ProxyTokens(Vec<ProxyToken>),
-    ServiceUsers(Vec<ServiceUser>),
-    MemberTokens(Vec<MemberToken>),
-    Credential(TokenInfo),
-}
 
 impl Session {
     /// Records a fetched list and publishes the whole record once it is

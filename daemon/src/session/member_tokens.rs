@@ -29,7 +29,7 @@ impl Session {
             .iter()
             .map(member_token_from_proto)
             .collect();
-        self.record(super::credentials::Known::MemberTokens(list.clone()));
+        self.record(super::Known::MemberTokens(list.clone()));
         Ok(list)
     }
 

@@ -48,7 +48,7 @@ impl Session {
             .iter()
             .map(service_user_from_proto)
             .collect();
-        self.record(super::credentials::Known::ServiceUsers(list.clone()));
+        self.record(super::Known::ServiceUsers(list.clone()));
         Ok(list)
     }
 
