@@ -31,13 +31,18 @@ fn same_with(world: &World, args: &[&str], between: impl FnOnce()) -> Output {
     let official = world.modal(&official_args);
     between();
     let ours = world.mws(args);
+    // The caller's own token's `last_used_at` moves with every call (the
+    // server records each use), so times are compared apart, within 5 s.
+    let (ours_text, ours_times) = without_seconds(&stdout(&ours));
+    let (theirs_text, theirs_times) = without_seconds(&stdout(&official));
     assert_eq!(
-        (stdout(&ours), ours.status.code()),
-        (stdout(&official), official.status.code()),
+        (ours_text, ours.status.code()),
+        (theirs_text, official.status.code()),
         "stdout / exit of `{}` differ; mws stderr: {}",
         args.join(" "),
         stderr(&ours)
     );
+    assert_close(&ours_times, &theirs_times);
     assert_eq!(
         stderr(&ours).lines().next(),
         stderr(&official).lines().next(),
@@ -138,6 +143,50 @@ fn service_users_list_and_info_match_the_official_cli() {
 /// Replaces the credential in a `create` output so two runs compare: ids
 /// and secrets cut to their prefix, and the part of one folded onto the
 /// next line (a narrow console) masked.
+/// Times of day (from [`without_seconds`]) at most 5 s apart, pairwise.
+fn assert_close(ours: &[i64], theirs: &[i64]) {
+    assert_eq!(ours.len(), theirs.len());
+    for (a, b) in ours.iter().zip(theirs) {
+        let apart = (a - b).rem_euclid(86_400).min((b - a).rem_euclid(86_400));
+        assert!(apart <= 5, "{a} vs {b} seconds of the day");
+    }
+}
+
+/// `text` with every `HH:MM:SS` time replaced by `hh:mm:ss`, and those
+/// times in seconds of the day, in order.
+fn without_seconds(text: &str) -> (String, Vec<i64>) {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut seconds = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let time = i + 8 <= chars.len()
+            && chars[i..i + 8].iter().enumerate().all(|(k, c)| {
+                if k == 2 || k == 5 {
+                    *c == ':'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
+        if time {
+            out.push_str("hh:mm:ss");
+            let field = |k: usize| -> i64 {
+                chars[i + k..i + k + 2]
+                    .iter()
+                    .collect::<String>()
+                    .parse()
+                    .unwrap()
+            };
+            seconds.push(field(0) * 3600 + field(3) * 60 + field(6));
+            i += 8;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    (out, seconds)
+}
+
 fn without_credential(text: &str) -> String {
     let cut: String = text
         .split_inclusive(['\n', ' ', '"', '='])
@@ -189,11 +238,16 @@ fn service_users_create_prints_the_secret_once_like_the_official_cli() {
         args.extend(&extra);
         let ours = world.mws(&args);
         assert_eq!(ours.status.code(), Some(0), "{}", stderr(&ours));
+        // The two creations are a moment apart, so an expiry may differ in
+        // its seconds: times are compared apart, within 5 s.
+        let (ours_text, ours_secs) = without_seconds(&stdout(&ours));
+        let (theirs_text, theirs_secs) = without_seconds(&stdout(&official));
         assert_eq!(
-            without_credential(&stdout(&ours)).replace(&ours_name, &theirs_name),
-            without_credential(&stdout(&official)),
+            without_credential(&ours_text).replace(&ours_name, &theirs_name),
+            without_credential(&theirs_text),
             "{args:?} at COLUMNS={columns}"
         );
+        assert_close(&ours_secs, &theirs_secs);
         assert!(stdout(&ours).contains("as-"), "the secret is shown once");
     }
 }
