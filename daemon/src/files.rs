@@ -107,6 +107,33 @@ pub(crate) fn read_text(path: &Path, cap: u64) -> Result<Option<String>, FileErr
 }
 
 /// Runs blocking work (file system calls) on the runtime's blocking pool, so
+/// Writes `bytes` to `path` for this user only (mode 0600): to a temporary
+/// file beside it, synced, then renamed into place, so a reader (or a
+/// daemon restarted after a crash) sees the old file or the new one, never
+/// half of one. Creates the folder if needed.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 /// that a slow disk or file system never holds up one of its workers.
 pub(crate) async fn off_worker<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
     match tokio::task::spawn_blocking(work).await {

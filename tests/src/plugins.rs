@@ -116,3 +116,26 @@ impl Drop for Watcher {
         let _ = self.child.wait();
     }
 }
+
+/// Compiles C source into a shared library with `cc`.
+pub fn compile_c(world: &World, source: &str, name: &str) -> PathBuf {
+    let dir = world.path("c");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap();
+    let out = dir.join(format!("lib{name}.so"));
+    let result = Command::new("cc")
+        .args(["-shared", "-fPIC", "-Wall", "-Werror", "-I"])
+        .arg(workspace_root().join("plugins/api/include"))
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("cc (a C compiler) is needed for this test");
+    assert!(
+        result.status.success(),
+        "cc failed: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    out
+}

@@ -11,6 +11,7 @@
 //! The machine runs the tests as root: RLIMIT_NPROC is not enforced for
 //! root, so only its value is checked.
 
+use mws_e2e::plugins::compile_c;
 use mws_e2e::{bin, bin_dir, ok, start_emulator, stderr, workspace_root, Emulator, World};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -84,29 +85,6 @@ fn plugin<'a>(list: &'a [Value], name: &str) -> &'a Value {
     list.iter()
         .find(|p| p["name"] == name)
         .unwrap_or_else(|| panic!("no plugin {name} in {list:?}"))
-}
-
-/// Compiles C source into a shared library with `cc`.
-fn compile_c(world: &World, source: &str, name: &str) -> PathBuf {
-    let dir = world.path("c");
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join(format!("{name}.c"));
-    std::fs::write(&src, source).unwrap();
-    let out = dir.join(format!("lib{name}.so"));
-    let result = Command::new("cc")
-        .args(["-shared", "-fPIC", "-Wall", "-Werror", "-I"])
-        .arg(workspace_root().join("plugins/api/include"))
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .expect("cc (a C compiler) is needed for this test");
-    assert!(
-        result.status.success(),
-        "cc failed: {}",
-        String::from_utf8_lossy(&result.stderr)
-    );
-    out
 }
 
 /// Parent pid of `pid`, from /proc/<pid>/stat.

@@ -2,11 +2,12 @@
 //! with `cc` from docs/plugins.md), loaded by a real daemon's plugin host,
 //! against a real emulator.
 
-use mws_e2e::plugins::{install, install_file, json_of, plugin_dir, plugins_folder, Watcher};
+use mws_e2e::plugins::{
+    compile_c, install, install_file, json_of, plugin_dir, plugins_folder, Watcher,
+};
 use mws_e2e::{ok, start_emulator, stderr, workspace_root, Emulator, SessionBus, World};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -60,29 +61,6 @@ fn docs_block(info: &str) -> String {
         + fence.len();
     let end = start + docs[start..].find("\n```").expect("closing fence");
     docs[start..=end].to_string()
-}
-
-/// Compiles C source into a shared library with `cc`.
-fn compile_c(world: &World, source: &str, name: &str) -> PathBuf {
-    let dir = world.path("c");
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join(format!("{name}.c"));
-    std::fs::write(&src, source).unwrap();
-    let out = dir.join(format!("lib{name}.so"));
-    let result = Command::new("cc")
-        .args(["-shared", "-fPIC", "-Wall", "-Werror", "-I"])
-        .arg(workspace_root().join("plugins/api/include"))
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .expect("cc (a C compiler) is needed for this test");
-    assert!(
-        result.status.success(),
-        "cc failed: {}",
-        String::from_utf8_lossy(&result.stderr)
-    );
-    out
 }
 
 fn csv_fields(line: &str) -> usize {

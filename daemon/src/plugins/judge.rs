@@ -11,7 +11,7 @@
 //! hold from the moment a plugin appears, not from the next poll.
 
 use super::alerts::{self, Scope};
-use super::judging::{record_key, write_record, CREDENTIALS_REFRESHED, TOKENS_REFRESHED};
+use super::judging::{record_key, CREDENTIALS_REFRESHED, TOKENS_REFRESHED};
 use super::{Entry, Manager};
 use crate::events::{Credentials, DaemonEvent};
 use serde_json::json;
@@ -191,7 +191,7 @@ impl Manager {
         let book = self.book.clone();
         let result = tokio::task::spawn_blocking(move || {
             let bytes = book.lock().unwrap_or_else(|p| p.into_inner()).to_file();
-            write_record(&path, &bytes)
+            crate::files::write_private(&path, &bytes)
         })
         .await;
         match result {

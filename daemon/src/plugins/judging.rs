@@ -7,7 +7,6 @@
 use super::alerts::Book;
 use crate::events::Credentials;
 use mws_ipc::PluginState;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Everything known of an identity's credentials (see the module doc).
@@ -72,21 +71,4 @@ fn read_record(path: &Path) -> Result<Option<Book>, String> {
         Err(e) => Err(e.to_string()),
     }
     .map_err(|e| format!("{}: {e}", path.display()))
-}
-
-pub(super) fn write_record(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
 }

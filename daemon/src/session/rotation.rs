@@ -48,15 +48,8 @@ fn read_plan(path: &std::path::Path) -> Option<Plan> {
 }
 
 fn write_plan(path: &std::path::Path, plan: &Plan) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let dir = plans_dir();
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)?;
     // Plans older than a day are of no use to anyone.
-    if let Ok(entries) = std::fs::read_dir(&dir) {
+    if let Ok(entries) = std::fs::read_dir(plans_dir()) {
         for entry in entries.flatten() {
             let old = entry
                 .metadata()
@@ -69,16 +62,8 @@ fn write_plan(path: &std::path::Path, plan: &Plan) -> std::io::Result<()> {
             }
         }
     }
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(&serde_json::to_vec(plan).unwrap_or_default())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let bytes = serde_json::to_vec(plan).map_err(std::io::Error::other)?;
+    crate::files::write_private(path, &bytes)
 }
 
 impl Session {
