@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds mws in release mode and installs it under PREFIX (default ~/.local):
 #   PREFIX/bin/{mws,mwsd,mws-emulator}
-#   PREFIX/lib/mws/plugins/libmws_plugin_{csv,expiry}.so   (mwsd finds them)
+#   PREFIX/lib/mws/plugins/libmws_plugin_{csv,expiry,webhook}.so   (mwsd finds them)
 #   PREFIX/share/man/man1/mws.1
 #   PREFIX/share/bash-completion/completions/mws
 #   PREFIX/share/zsh/site-functions/_mws
@@ -19,7 +19,7 @@ esac
 
 if [ "${MWS_INSTALL_NO_BUILD:-0}" != 1 ]; then
   cargo build --release --locked -p mws -p mwsd -p mws-emulator \
-    -p mws-plugin-csv -p mws-plugin-expiry
+    -p mws-plugin-csv -p mws-plugin-expiry -p mws-plugin-webhook
 fi
 release="${MWS_INSTALL_FROM:-target/release}"
 for program in mws mwsd mws-emulator; do
@@ -52,7 +52,7 @@ done
 plugins="$prefix/lib/mws/plugins"
 mkdir -p "$plugins"
 chmod go-w "$prefix/lib/mws" "$plugins"
-for plugin in csv expiry; do
+for plugin in csv expiry webhook; do
   put "$release/libmws_plugin_$plugin.so" "$plugins/libmws_plugin_$plugin.so" 644
 done
 mws="$prefix/bin/mws"

@@ -227,6 +227,14 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Metrics,
 
+    /// Webhook endpoints: their queue, signing secrets, a test delivery.
+    ///
+    /// Endpoints are configured in [webhooks.endpoints.NAME] of
+    /// ~/.config/mws/config.toml (url, format = "standard" | "slack", events);
+    /// their signing secrets live in the OS keyring. See docs/team.md.
+    #[command(subcommand, verbatim_doc_comment)]
+    Webhooks(WebhooksCommand),
+
     /// Print a one-line segment for a shell prompt: profile, workspace, alert.
     ///
     /// Answered from the daemon's cache only: never calls Modal and never starts
@@ -604,6 +612,50 @@ pub enum AuthCommand {
     },
     /// Ask the server whether the selected credential works.
     Check {
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebhooksCommand {
+    /// List the configured endpoints, their queue and what was delivered.
+    List {
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Store an endpoint's signing secret (whsec_…) in the OS keyring.
+    ///
+    /// The secret is read from a hidden prompt, or from standard input with
+    /// --secret-stdin; never from the command line. With --generate, mwsd
+    /// makes a new one and prints it once, to give to the receiver.
+    #[command(verbatim_doc_comment)]
+    Secret {
+        /// The endpoint's name in [webhooks.endpoints].
+        name: String,
+        /// Make a new random secret and print it.
+        #[arg(long, conflicts_with_all = ["secret_stdin", "delete"])]
+        generate: bool,
+        /// Read the secret from standard input (one line).
+        #[arg(long, conflicts_with = "delete")]
+        secret_stdin: bool,
+        /// Remove the endpoint's secret from the keyring.
+        #[arg(long)]
+        delete: bool,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Queue a test event (webhook.test) for one endpoint.
+    Test {
+        /// The endpoint's name in [webhooks.endpoints].
+        name: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Queue again the deliveries to an endpoint that were given up on.
+    Retry {
+        /// The endpoint's name in [webhooks.endpoints].
+        name: String,
         #[command(flatten)]
         output: JsonFlag,
     },

@@ -10,30 +10,10 @@ use crate::args::{AuthCommand as Args, JsonFlag};
 use crate::client::Retry;
 use crate::output::{self, emit};
 use crate::request::{self, unexpected};
+use crate::secret_input::read_secret;
 use crate::term;
-use mws_ipc::{AuthCommand, AuthReport, Request, Response, Secret};
-use std::io::BufRead;
+use mws_ipc::{AuthCommand, AuthReport, Request, Response};
 use std::process::ExitCode;
-use zeroize::Zeroizing;
-
-/// Reads the secret without echo or from stdin.
-fn read_secret(from_stdin: bool) -> anyhow::Result<Secret> {
-    let secret: Zeroizing<String> = if from_stdin {
-        let mut line = Zeroizing::new(String::new());
-        std::io::stdin().lock().read_line(&mut line)?;
-        Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_string())
-    } else if term::is_tty(0) {
-        Zeroizing::new(rpassword::prompt_password("Token secret (as-…): ")?)
-    } else {
-        anyhow::bail!(
-            "standard input is not a terminal: pass --secret-stdin to read the secret from it"
-        );
-    };
-    if secret.trim().is_empty() {
-        anyhow::bail!("no secret given");
-    }
-    Ok(Secret::new(secret.trim().to_string()))
-}
 
 /// Keyring changes carry no idempotency key, so a request is never resent
 /// to a second daemon (`Retry::Unsafe`).
@@ -96,7 +76,7 @@ pub fn run(profile: Option<String>, command: Args) -> anyhow::Result<ExitCode> {
             no_verify,
             output,
         } => {
-            let secret = read_secret(secret_stdin)?;
+            let secret = read_secret(secret_stdin, "Token secret (as-…): ")?;
             let report = send(
                 profile,
                 AuthCommand::Set {

@@ -17,6 +17,7 @@ mod output;
 mod plugins;
 mod render;
 mod request;
+mod secret_input;
 mod term;
 mod usage;
 mod validate;

@@ -1,7 +1,7 @@
 //! The daemon's one error type.
 //!
 //! Every module keeps its own `thiserror` enum (upstream, credentials,
-//! keyring, config files, the local emulator, plugins); [`Error`] gathers
+//! keyring, config files, the local emulator, plugins, webhooks); [`Error`] gathers
 //! them with their sources, and [`Error::reply`] is the only place where
 //! one becomes the wire's [`ErrorReply`] — its kind (which the CLI turns
 //! into wording and an exit code) and its one-line message. The emulator's
@@ -13,6 +13,7 @@ use crate::modal_config::EditError;
 use crate::plugins::PluginError;
 use crate::secrets::KeyringError;
 use crate::upstream::UpstreamError;
+use crate::webhooks::WebhookError;
 use mws_ipc::{ErrorKind, ErrorReply};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,8 @@ pub(crate) enum Error {
     Local(#[from] LocalError),
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
     /// A request the CLI should not have sent (a bad argument it missed).
     #[error("{0}")]
     BadRequest(String),
@@ -57,6 +60,11 @@ impl Error {
             Error::Plugin(e) if e.is_bad_request() => ErrorKind::BadRequest,
             Error::Plugin(_) => ErrorKind::Internal,
             Error::BadRequest(_) => ErrorKind::BadRequest,
+            Error::Webhook(WebhookError::UnknownEndpoint { .. } | WebhookError::BadSecret(_)) => {
+                ErrorKind::BadRequest
+            }
+            Error::Webhook(WebhookError::Keyring(_)) => ErrorKind::Credentials,
+            Error::Webhook(_) => ErrorKind::Internal,
         }
     }
 

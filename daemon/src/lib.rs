@@ -38,10 +38,12 @@ mod reload;
 mod secrets;
 mod server;
 mod session;
+mod setting_values;
 mod settings;
 mod state;
 mod state_dir;
 mod upstream;
+mod webhooks;
 
 pub use desktop::spawn as spawn_notifications;
 pub use files::{read_regular_file, FileError};

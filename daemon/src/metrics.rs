@@ -4,12 +4,16 @@
 //! happens, and what it knows of each workspace — members by role, proxy
 //! tokens, service users, member tokens, seconds to the nearest expiry of
 //! each credential kind, alerts by level — read at scrape time from the
-//! sessions' last answers (a scrape never calls Modal).
+//! sessions' last answers (a scrape never calls Modal). Webhooks: attempts
+//! by endpoint and result, retries, deliveries given up on or dropped, and
+//! the queue's depth per endpoint.
 //!
-//! Labels are method names, kinds, roles, levels and workspace names:
-//! never a token id, a secret or a server URL's credentials.
+//! Labels are method names, kinds, roles, levels, workspace names and
+//! webhook endpoint names: never a token id, a secret, a server URL's
+//! credentials or a webhook URL (whose path may be a secret).
 
 use crate::events::Credentials;
+use mws_ipc::WebhookReport;
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -25,6 +29,10 @@ struct Counters {
     upstream_seconds: HistogramVec,
     cache: IntCounterVec,
     ipc_requests: IntCounterVec,
+    webhook_attempts: IntCounterVec,
+    webhook_retries: IntCounterVec,
+    webhook_given_up: IntCounterVec,
+    webhook_dropped: IntCounterVec,
 }
 
 fn counters() -> &'static Counters {
@@ -59,6 +67,26 @@ fn counters() -> &'static Counters {
             "Requests answered on the local socket, by kind.",
             &["kind"],
         );
+        let webhook_attempts = counter(
+            "mws_webhook_deliveries_total",
+            "Webhook delivery attempts, by endpoint and result (delivered: a 2xx answer).",
+            &["endpoint", "result"],
+        );
+        let webhook_retries = counter(
+            "mws_webhook_retries_total",
+            "Webhook deliveries scheduled again after a failed attempt, by endpoint.",
+            &["endpoint"],
+        );
+        let webhook_given_up = counter(
+            "mws_webhook_given_up_total",
+            "Webhook deliveries set aside after failing for give_up_after_secs, by endpoint.",
+            &["endpoint"],
+        );
+        let webhook_dropped = counter(
+            "mws_webhook_dropped_total",
+            "Webhook deliveries not queued because the queue was full or the outbox could not be written.",
+            &[],
+        );
         let upstream_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "mws_upstream_call_seconds",
@@ -79,6 +107,10 @@ fn counters() -> &'static Counters {
             upstream_errors,
             upstream_seconds,
             cache,
+            webhook_attempts,
+            webhook_retries,
+            webhook_given_up,
+            webhook_dropped,
             ipc_requests,
         }
     })
@@ -108,6 +140,39 @@ pub(crate) fn ipc_request(kind: &str) {
     counters().ipc_requests.with_label_values(&[kind]).inc();
 }
 
+/// A webhook attempt finished: delivered (2xx) or not.
+pub(crate) fn webhook_attempt(endpoint: &str, delivered: bool) {
+    let result = if delivered { "delivered" } else { "failed" };
+    counters()
+        .webhook_attempts
+        .with_label_values(&[endpoint, result])
+        .inc();
+}
+
+/// A failed webhook delivery was scheduled again.
+pub(crate) fn webhook_retry(endpoint: &str) {
+    counters()
+        .webhook_retries
+        .with_label_values(&[endpoint])
+        .inc();
+}
+
+/// A webhook delivery was given up on.
+pub(crate) fn webhook_given_up(endpoint: &str) {
+    counters()
+        .webhook_given_up
+        .with_label_values(&[endpoint])
+        .inc();
+}
+
+/// A webhook delivery was dropped (queue full, outbox not writable).
+pub(crate) fn webhook_dropped() {
+    counters()
+        .webhook_dropped
+        .with_label_values::<&str>(&[])
+        .inc();
+}
+
 /// What one workspace looks like, from an identity's last answers.
 pub(crate) struct WorkspaceView {
     pub workspace: String,
@@ -117,7 +182,12 @@ pub(crate) struct WorkspaceView {
 
 /// The text exposition of everything: the counters, then gauges built now
 /// from `workspaces` and the alerts' levels at `now` (Unix seconds).
-pub(crate) fn render(workspaces: &[WorkspaceView], alert_levels: &[String], now: f64) -> String {
+pub(crate) fn render(
+    workspaces: &[WorkspaceView],
+    alert_levels: &[String],
+    webhooks: &WebhookReport,
+    now: f64,
+) -> String {
     let registry = Registry::new();
     let gauge = |name: &str, help: &str, labels: &[&str]| {
         let gauge = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid");
@@ -141,6 +211,24 @@ pub(crate) fn render(workspaces: &[WorkspaceView], alert_levels: &[String], now:
         &["workspace", "disabled"],
     );
     let alerts = gauge("mws_alerts", "Alerts held now, by level.", &["level"]);
+    let queue_depth = gauge(
+        "mws_webhook_queue_depth",
+        "Webhook deliveries waiting, by endpoint.",
+        &["endpoint"],
+    );
+    let set_aside = gauge(
+        "mws_webhook_failed",
+        "Webhook deliveries given up on and kept (mws webhooks retry), by endpoint.",
+        &["endpoint"],
+    );
+    for endpoint in &webhooks.endpoints {
+        queue_depth
+            .with_label_values(&[&endpoint.name])
+            .set(endpoint.queued as i64);
+        set_aside
+            .with_label_values(&[&endpoint.name])
+            .set(endpoint.failed as i64);
+    }
     let expiry = GaugeVec::new(
         Opts::new(
             "mws_seconds_until_expiry",
@@ -251,6 +339,16 @@ mod tests {
                 credentials,
             }],
             &["warning".into(), "warning".into()],
+            &WebhookReport {
+                endpoints: vec![mws_ipc::WebhookEndpoint {
+                    name: "team".into(),
+                    target: "https://hooks.example.com".into(),
+                    queued: 3,
+                    failed: 1,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
             1_000.0,
         );
         for line in [
@@ -259,9 +357,12 @@ mod tests {
             "mws_seconds_until_expiry{kind=\"service_user\",workspace=\"acme\"} 259200",
             "mws_alerts{level=\"warning\"} 2",
             "# TYPE mws_upstream_call_seconds histogram",
+            "mws_webhook_queue_depth{endpoint=\"team\"} 3",
+            "mws_webhook_failed{endpoint=\"team\"} 1",
         ] {
             assert!(text.contains(line), "{line} missing:\n{text}");
         }
         assert!(!text.contains("wk-secretish"));
+        assert!(!text.contains("hooks.example.com"), "{text}");
     }
 }

@@ -79,7 +79,8 @@ enum Op {
 
 type Reply = oneshot::Sender<Result<Option<Secret>, KeyringError>>;
 
-/// Handle to the keyring thread.
+/// Handle to the keyring thread (clones share it).
+#[derive(Clone)]
 pub struct Keyring {
     jobs: mpsc::Sender<(Op, Reply)>,
     choice: Choice,

@@ -21,9 +21,14 @@
 //!
 //! [metrics]
 //! listen = "127.0.0.1:9464"   # serve /metrics to Prometheus (off by default; read at start)
+//!
+//! [webhooks]                  # see `webhooks::settings`
+//! [webhooks.endpoints.team]
+//! url = "https://hooks.example.com/mws"
 //! ```
 //!
-//! A number of seconds is between 0 and [`MAX_SECS`] (a year); anything
+//! A number of seconds is between 0 and
+//! [`MAX_SECS`](crate::setting_values::MAX_SECS) (a year); anything
 //! else (`1e300`, `-5`, `nan`, a string) makes the file invalid: its last
 //! good version (at start, the defaults) stays in use and `mws daemon status`
 //! names the key and the value. A bad `MWS_*_SECS` variable is ignored and
@@ -35,6 +40,8 @@
 //! every 5 seconds. `--max-age 0` / `MWS_MAX_AGE=0` always asks the server.
 
 use crate::files::{read_text, FileError, CONFIG_CAP};
+use crate::setting_values::{checked_count, checked_secs, range, toml_secs, Floor};
+use crate::webhooks::settings::WebhookSettings;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -71,6 +78,8 @@ pub struct Settings {
     pub plugins: PluginSettings,
     /// `[metrics] listen`: where to serve `/metrics` (off when `None`).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `[webhooks]`: endpoints and delivery (see `webhooks::settings`).
+    pub(crate) webhooks: WebhookSettings,
 }
 
 impl Settings {
@@ -106,6 +115,7 @@ impl Default for Settings {
             idle_connection: DEFAULT_IDLE_CONNECTION,
             plugins: PluginSettings::default(),
             metrics_listen: None,
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -129,88 +139,6 @@ pub fn config_file() -> PathBuf {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into())).join(".config")
         });
     base.join("mws").join("config.toml")
-}
-
-/// The largest number of seconds any setting takes (a year): beyond any
-/// sensible value, and small enough that no arithmetic on it overflows.
-pub const MAX_SECS: u64 = 365 * 24 * 60 * 60;
-
-/// Whether zero seconds is allowed.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Floor {
-    Zero,
-    AboveZero,
-}
-
-/// The range a setting takes, for messages.
-fn range(floor: Floor) -> String {
-    match floor {
-        Floor::Zero => format!("0 to {MAX_SECS}"),
-        Floor::AboveZero => format!("above 0, up to {MAX_SECS}"),
-    }
-}
-
-/// Checks a number of seconds and makes it a `Duration`, never panicking:
-/// `NAME: SHOWN is out of range (0 to MAX)` otherwise.
-fn checked_secs(name: &str, shown: &str, value: f64, floor: Floor) -> Result<Duration, String> {
-    let range = range(floor);
-    if value.is_nan() {
-        return Err(format!("{name}: {shown} is not a number ({range})"));
-    }
-    let out_of_range = || format!("{name}: {shown} is out of range ({range})");
-    if !(0.0..=MAX_SECS as f64).contains(&value) {
-        return Err(out_of_range());
-    }
-    let duration = Duration::try_from_secs_f64(value).map_err(|_| out_of_range())?;
-    if floor == Floor::AboveZero && duration.is_zero() {
-        return Err(out_of_range());
-    }
-    Ok(duration)
-}
-
-/// A float as TOML spells it, short (`1e300`, not 301 digits).
-fn show_float(f: f64) -> String {
-    if f.is_nan() {
-        "nan".into()
-    } else if f.is_infinite() {
-        if f > 0.0 { "inf" } else { "-inf" }.into()
-    } else if f != 0.0 && (f.abs() >= 1e16 || f.abs() < 1e-4) {
-        format!("{f:e}")
-    } else {
-        format!("{f}")
-    }
-}
-
-/// A TOML value that should be a number of seconds, checked.
-fn toml_secs(name: &str, value: &toml::Value, floor: Floor) -> Result<Duration, String> {
-    match value {
-        toml::Value::Integer(n) => checked_secs(name, &n.to_string(), *n as f64, floor),
-        toml::Value::Float(f) => checked_secs(name, &show_float(*f), *f, floor),
-        other => {
-            let shown: String = other.to_string().chars().take(40).collect();
-            Err(format!(
-                "{name}: {shown} is not a number of seconds ({})",
-                range(floor)
-            ))
-        }
-    }
-}
-
-/// A whole number within `min..=max` (`NAME: SHOWN is out of range (MIN to
-/// MAX)` otherwise), never panicking.
-fn checked_count(name: &str, value: &toml::Value, min: u64, max: u64) -> Result<u64, String> {
-    let range = format!("a whole number from {min} to {max}");
-    match value {
-        toml::Value::Integer(n) => u64::try_from(*n)
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| format!("{name}: {n} is out of range ({range})")),
-        toml::Value::Float(f) => Err(format!("{name}: {} is not {range}", show_float(*f))),
-        other => {
-            let shown: String = other.to_string().chars().take(40).collect();
-            Err(format!("{name}: {shown} is not {range}"))
-        }
-    }
 }
 
 fn seconds(
@@ -251,6 +179,7 @@ pub fn parse(text: &str) -> Result<Settings, String> {
         .map_err(|e: toml::de::Error| syntax_error(text, &e))?;
     let mut settings = Settings {
         plugins: PluginSettings::parse(table.get("plugins"))?,
+        webhooks: WebhookSettings::parse(table.get("webhooks"))?,
         ..Settings::default()
     };
     if let Some(d) = seconds(&table, "cache", "max_age_secs", Floor::Zero)? {
@@ -536,6 +465,7 @@ fn expand_home(dir: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::setting_values::MAX_SECS;
     use serde_json::json;
 
     #[test]

@@ -2,7 +2,8 @@
 //! connection.
 //!
 //! It holds what outlives a request — settings, credentials, the sessions
-//! per identity, the event bus, the plugin manager's handle, the shutdown
+//! per identity, the event bus, the plugin manager's and the webhooks'
+//! handles, the shutdown
 //! signal — and the small status facts `mws daemon status` reports. Locks
 //! here guard in-memory maps only and are never held across an await or
 //! any I/O: a slow server, keyring or plugin cannot block another request.
@@ -17,6 +18,7 @@ use crate::reload::ConfigWatcher;
 use crate::session::Session;
 use crate::settings::{Settings, SharedSettings};
 use crate::upstream::{Upstream, UpstreamSettings};
+use crate::webhooks::Webhooks;
 use mws_ipc::{IdentityStatus, Secret, Selection};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -54,6 +56,7 @@ pub struct Daemon {
     pub(crate) bus: Bus,
     shutdown: watch::Sender<bool>,
     pub(crate) plugins: Plugins,
+    pub(crate) webhooks: Arc<Webhooks>,
     watcher: OnceLock<Arc<ConfigWatcher>>,
     /// Configuration problems the daemon keeps running despite.
     config_errors: Mutex<Vec<String>>,
@@ -80,6 +83,7 @@ impl Daemon {
             bus: Bus::default(),
             shutdown: watch::channel(false).0,
             plugins: Plugins::default(),
+            webhooks: Arc::new(Webhooks::default()),
             watcher: OnceLock::new(),
             config_errors: Mutex::new(Vec::new()),
             notification_state: Mutex::new("not started".to_string()),
@@ -105,13 +109,21 @@ impl Daemon {
         self.shutdown.subscribe()
     }
 
-    /// Starts the plugin manager, hosted by `exe --plugin-host`.
+    /// Starts the plugin manager, hosted by `exe --plugin-host`, and the
+    /// webhook dispatcher its sink plugins feed.
     pub fn start_plugins(&self, exe: PathBuf) {
+        self.webhooks.start(
+            crate::state_dir::outbox_dir(),
+            self.settings.clone(),
+            self.credentials.keyring().ok().cloned(),
+            self.shutdown_signal(),
+        );
         self.plugins.start(
             exe,
             Some(crate::state_dir::alerts_file()),
             self.bus.clone(),
             self.settings.clone(),
+            self.webhooks.clone(),
             self.shutdown_signal(),
         );
     }

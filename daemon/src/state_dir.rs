@@ -20,3 +20,8 @@ pub(crate) fn state_dir() -> PathBuf {
 pub(crate) fn alerts_file() -> PathBuf {
     state_dir().join("alerts.json")
 }
+
+/// The webhook outbox (see `webhooks::outbox`).
+pub(crate) fn outbox_dir() -> PathBuf {
+    state_dir().join("outbox")
+}

@@ -59,4 +59,5 @@ pub use types::*;
 /// 5: `Credential` (for `mws exec` / `mws env`) and `Prompt`.
 /// 6: resumable events: `instance`/`seq` on events, `Watch { since }`,
 ///    `Watching` and `Resync` on watch streams; the instance in status.
-pub const PROTOCOL_VERSION: u32 = 6;
+/// 7: webhooks (`Request::Webhooks`, the webhook queue in status).
+pub const PROTOCOL_VERSION: u32 = 7;

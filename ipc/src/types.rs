@@ -357,6 +357,83 @@ pub enum Request {
         #[serde(default)]
         selection: Selection,
     },
+    /// Webhook endpoints: their state, their signing secrets, a test
+    /// delivery (protocol 7). Nothing is asked of Modal.
+    Webhooks(WebhookCommand),
+}
+
+/// What `mws webhooks …` asks of the daemon.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum WebhookCommand {
+    /// Every configured endpoint and the queue; answered with
+    /// [`Response::Webhooks`].
+    List,
+    /// Store endpoint `name`'s signing secret in the keyring: `secret`, or
+    /// a new random one when `None`; answered with
+    /// [`Response::WebhookSecret`] (the secret only when generated). The
+    /// secret crosses the socket once, here.
+    SetSecret {
+        name: String,
+        secret: Option<Secret>,
+    },
+    /// Forget endpoint `name`'s signing secret; answered with `Ok`.
+    DeleteSecret { name: String },
+    /// Queue a `webhook.test` event for endpoint `name` (through the sink
+    /// plugin, like any event); answered with [`Response::WebhookQueued`].
+    Test { name: String },
+    /// Queue again the deliveries to endpoint `name` that were given up
+    /// on; answered with [`Response::WebhookQueued`].
+    Retry { name: String },
+}
+
+/// One configured webhook endpoint, as `mws webhooks list` shows it. Never
+/// carries the secret, nor the URL's path or query (which may hold one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct WebhookEndpoint {
+    pub name: String,
+    /// `scheme://host[:port]` only.
+    pub target: String,
+    /// `standard` or `slack`.
+    pub format: String,
+    /// Event patterns it receives (`token.*`, `alert.*`, `*`, exact kinds).
+    pub events: Vec<String>,
+    /// Whether a signing secret is in the keyring (`None`: not known yet,
+    /// the keyring has not answered).
+    pub has_secret: Option<bool>,
+    /// Deliveries waiting (including the one in flight).
+    pub queued: u64,
+    /// Delivered (2xx) since the daemon started.
+    pub delivered: u64,
+    /// Attempts that failed and were retried, since the daemon started.
+    pub retries: u64,
+    /// Deliveries given up on (kept on disk; `mws webhooks retry`).
+    pub failed: u64,
+    /// Why the last attempt failed, if it did (one line).
+    pub last_error: Option<String>,
+    /// Unix seconds of the last delivery that succeeded.
+    pub last_delivered_at: Option<f64>,
+    /// Unix seconds of the next attempt, when one is waiting.
+    pub next_attempt_at: Option<f64>,
+}
+
+/// The webhook queue, for `mws webhooks list` and `mws daemon status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct WebhookReport {
+    pub endpoints: Vec<WebhookEndpoint>,
+    /// Deliveries waiting, all endpoints.
+    pub queued: u64,
+    /// The most that may wait (`[webhooks] max_queue`).
+    pub max_queue: u64,
+    /// Deliveries not queued because the queue was full, since start.
+    pub dropped: u64,
+    /// Events the sink could not keep up with (missed), since start.
+    pub missed_events: u64,
+    /// Deliveries waiting for an endpoint no longer configured.
+    pub orphaned: u64,
+    /// The loaded plugins that turn events into deliveries (`workspace.event`).
+    pub sinks: Vec<String>,
+    /// Where the queue is kept on disk.
+    pub outbox: String,
 }
 
 /// What `Request::Complete` asks for.
@@ -557,6 +634,9 @@ pub struct DaemonStatus {
     /// The sequence number of its last event (`0`: none yet).
     #[serde(default)]
     pub last_event_seq: u64,
+    /// The webhook queue (protocol 7).
+    #[serde(default)]
+    pub webhooks: WebhookReport,
 }
 
 /// A change noticed in a workspace, streamed to `Watch` subscribers.
@@ -653,6 +733,13 @@ pub enum Response {
         instance: String,
         seq: u64,
     },
+    /// `WebhookCommand::List`.
+    Webhooks(WebhookReport),
+    /// `WebhookCommand::SetSecret`: the generated secret, to give the
+    /// receiver (`None` when the caller supplied it).
+    WebhookSecret(Option<Secret>),
+    /// `WebhookCommand::Test` / `Retry`: how many deliveries were queued.
+    WebhookQueued(u64),
 }
 
 /// Where a plugin file stands.
@@ -773,6 +860,7 @@ impl Request {
             Request::Complete { .. } => "complete",
             Request::Metrics => "metrics",
             Request::Prompt { .. } => "prompt",
+            Request::Webhooks(_) => "webhooks",
         }
     }
 }
@@ -809,6 +897,9 @@ impl Response {
             Response::Metrics(_) => "Metrics",
             Response::Watching { .. } => "Watching",
             Response::Resync { .. } => "Resync",
+            Response::Webhooks(_) => "Webhooks",
+            Response::WebhookSecret(_) => "WebhookSecret",
+            Response::WebhookQueued(_) => "WebhookQueued",
         }
     }
 

@@ -17,7 +17,14 @@ pub fn plugin_dir() -> &'static Path {
     BUILT.get_or_init(|| {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .args(["build", "--quiet"])
-            .args(["-p", "mws-plugin-csv", "-p", "mws-plugin-expiry"])
+            .args([
+                "-p",
+                "mws-plugin-csv",
+                "-p",
+                "mws-plugin-expiry",
+                "-p",
+                "mws-plugin-webhook",
+            ])
             .args(["-p", "mws-plugin-testing"])
             .current_dir(workspace_root())
             .status()
@@ -46,7 +53,7 @@ pub fn install_file(world: &World, source: &Path, name: &str, mode: u32) -> Path
     target
 }
 
-/// Installs one of the workspace's plugins (`csv`, `expiry`, `testing`).
+/// Installs one of the workspace's plugins (`csv`, `expiry`, `webhook`, `testing`).
 pub fn install(world: &World, plugin: &str) -> PathBuf {
     let name = format!("libmws_plugin_{plugin}.so");
     install_file(world, &plugin_dir().join(&name), &name, 0o644)

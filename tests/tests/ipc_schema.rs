@@ -237,9 +237,10 @@ fn request_index(request: &Request) -> usize {
         Request::Prompt { .. } => 10,
         Request::Complete { .. } => 11,
         Request::Metrics => 12,
+        Request::Webhooks(_) => 13,
     }
 }
-const REQUEST_VARIANTS: usize = 13;
+const REQUEST_VARIANTS: usize = 14;
 
 /// As [`request_index`], for responses.
 fn response_index(response: &Response) -> usize {
@@ -272,9 +273,12 @@ fn response_index(response: &Response) -> usize {
         Response::Resync { .. } => 25,
         Response::Names(_) => 26,
         Response::Metrics(_) => 27,
+        Response::Webhooks(_) => 28,
+        Response::WebhookSecret(_) => 29,
+        Response::WebhookQueued(_) => 30,
     }
 }
-const RESPONSE_VARIANTS: usize = 28;
+const RESPONSE_VARIANTS: usize = 31;
 
 fn selection() -> Selection {
     Selection {
@@ -402,6 +406,27 @@ fn sample_requests() -> Vec<Request> {
         selection: selection(),
         command,
     }));
+    let webhooks = [
+        WebhookCommand::List,
+        WebhookCommand::SetSecret {
+            name: "team".into(),
+            secret: Some(Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into())),
+        },
+        WebhookCommand::SetSecret {
+            name: "team".into(),
+            secret: None,
+        },
+        WebhookCommand::DeleteSecret {
+            name: "team".into(),
+        },
+        WebhookCommand::Test {
+            name: "team".into(),
+        },
+        WebhookCommand::Retry {
+            name: "team".into(),
+        },
+    ];
+    requests.extend(webhooks.into_iter().map(Request::Webhooks));
     requests
 }
 
@@ -412,6 +437,26 @@ fn alert() -> Alert {
         level: "warning".into(),
         since: 1.5,
         expires_at: 2.0,
+        ..Default::default()
+    }
+}
+
+fn webhook_report() -> WebhookReport {
+    WebhookReport {
+        endpoints: vec![WebhookEndpoint {
+            name: "team".into(),
+            target: "https://hooks.example.com".into(),
+            format: "standard".into(),
+            events: vec!["token.*".into()],
+            has_secret: Some(true),
+            last_error: Some("HTTP 500".into()),
+            next_attempt_at: Some(2.5),
+            ..Default::default()
+        }],
+        queued: 1,
+        max_queue: 10,
+        sinks: vec!["webhook".into()],
+        outbox: "/state/outbox".into(),
         ..Default::default()
     }
 }
@@ -448,6 +493,7 @@ fn sample_responses() -> Vec<Response> {
         plugins: vec![plugin.clone()],
         instance: "i".into(),
         last_event_seq: 3,
+        webhooks: webhook_report(),
         ..Default::default()
     };
     vec![
@@ -524,6 +570,10 @@ fn sample_responses() -> Vec<Response> {
             instance: "i".into(),
             seq: 0,
         },
+        Response::Webhooks(webhook_report()),
+        Response::WebhookSecret(Some(Secret::new("whsec_x".into()))),
+        Response::WebhookSecret(None),
+        Response::WebhookQueued(2),
         Response::Resync {
             reason: ResyncReason::TooOld,
             instance: "i".into(),
@@ -548,6 +598,11 @@ fn negative_controls(recording: &mut Recording) {
         ),
         ("Response", json!({"Lagged": {"missed": 1}, "Ok": null})),
         ("ServerHello", json!({"protocol_version": 6})),
+        ("Request", json!({"Webhooks": {"Test": {}}})),
+        (
+            "Response",
+            json!({"Webhooks": {"endpoints": [{"name": "t", "target": "https://x", "format": "xml"}]}}),
+        ),
     ];
     for (def, message) in refused {
         recording.add(def, &message, false);

@@ -131,6 +131,7 @@ fn install_script_puts_programs_plugins_man_page_and_completions_where_tools_loo
         "bin/mws-emulator",
         "lib/mws/plugins/libmws_plugin_csv.so",
         "lib/mws/plugins/libmws_plugin_expiry.so",
+        "lib/mws/plugins/libmws_plugin_webhook.so",
         "share/bash-completion/completions/mws",
         "share/zsh/site-functions/_mws",
         "share/fish/vendor_completions.d/mws.fish",

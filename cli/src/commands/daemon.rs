@@ -170,6 +170,11 @@ fn status_text(status: &DaemonStatus) -> String {
             plugin.name, plugin.version, plugin.path
         );
     }
+    let webhooks = &status.webhooks;
+    if !webhooks.endpoints.is_empty() || webhooks.queued > 0 || webhooks.dropped > 0 {
+        out.push_str("webhooks:\n");
+        out.push_str(&super::webhooks::report_text(webhooks, "  "));
+    }
     out
 }
 

@@ -19,6 +19,7 @@ mod service;
 mod service_users;
 mod settings;
 mod shared;
+mod webhooks;
 
 use crate::args::{Cli, Command, PluginsCommand, WorkspaceCommand as Spelling};
 use crate::plugins;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Env { shell, reveal } => exec::env(profile, shell, reveal),
         Command::Prompt { format } => prompt::run(profile, &format),
         Command::Metrics => metrics::run(),
+        Command::Webhooks(command) => webhooks::run(command),
         Command::Watch { output, since } => crate::watch::run(profile, output.json, since),
         Command::Auth(command) => crate::auth::run(profile, command),
         Command::Completions { shell } => generated::completions(shell),

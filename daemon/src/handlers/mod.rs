@@ -20,6 +20,7 @@ mod proxy_tokens;
 mod service_users;
 mod settings;
 mod status;
+mod webhooks;
 mod workspace;
 
 use crate::error::Error;
@@ -68,6 +69,7 @@ pub(crate) async fn handle(daemon: &Daemon, request: Request) -> Response {
         Request::Complete { selection, kind } => {
             Ok(complete::complete(daemon, &selection, kind).await)
         }
+        Request::Webhooks(command) => webhooks::handle(daemon, command).await,
     };
     result.unwrap_or_else(|e| Response::Error(e.reply()))
 }
@@ -84,5 +86,10 @@ pub(crate) fn metrics(daemon: &Daemon) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    crate::metrics::render(&daemon.workspace_views(), &levels, now)
+    crate::metrics::render(
+        &daemon.workspace_views(),
+        &levels,
+        &daemon.webhooks.report(),
+        now,
+    )
 }

@@ -1,6 +1,6 @@
 //! `mws daemon status`: a snapshot of the daemon, built from in-memory
 //! state only (no upstream call, no plugin call), so it answers at once
-//! whatever else is stuck.
+//! whatever else is stuck (the webhook queue included).
 
 use crate::state::Daemon;
 use mws_ipc::{DaemonStatus, PROTOCOL_VERSION};
@@ -22,5 +22,6 @@ pub(super) fn status(daemon: &Daemon) -> DaemonStatus {
         plugins: daemon.plugins.snapshot(),
         instance: daemon.bus.journal().instance().to_string(),
         last_event_seq: daemon.bus.journal().last_seq(),
+        webhooks: super::webhooks::report(daemon),
     }
 }

@@ -73,7 +73,11 @@ pub struct Candidate {
 }
 
 /// The bundled plugins' file names, as cargo builds them.
-pub const BUNDLED: &[&str] = &["libmws_plugin_csv.so", "libmws_plugin_expiry.so"];
+pub const BUNDLED: &[&str] = &[
+    "libmws_plugin_csv.so",
+    "libmws_plugin_expiry.so",
+    "libmws_plugin_webhook.so",
+];
 
 /// The folders to search: the default one, then the configured ones.
 pub fn dirs(configured: &[PathBuf]) -> Vec<PathBuf> {

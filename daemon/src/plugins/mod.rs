@@ -29,6 +29,10 @@
 //! once per credential and level ([`alerts`]) back on the bus
 //! (`DaemonEvent::Alert`, streamed as `alert.<kind>`) and listed by
 //! `mws alerts`, which can also ask for a judgement and wait for it.
+//! Every public event the journal numbers goes to the *sink* plugins (those
+//! that want `workspace.event`), whose answers become webhook deliveries
+//! ([`sink`], [`crate::webhooks`]); a sink that falls behind the journal's
+//! buffer has the events it missed counted, not replayed.
 //!
 //! The set of files is re-read when a plugin folder changes (notify), and
 //! checked again on every plugin request and token refresh, so a plugin
@@ -42,12 +46,16 @@ pub mod host;
 mod judge;
 mod judging;
 pub mod protocol;
+mod sink;
 
 pub(crate) use judging::judges_in;
+pub(crate) use sink::WORKSPACE_EVENT;
 
 use crate::bus::Bus;
 use crate::events::{Credentials, DaemonEvent};
+use crate::journal::Stamped;
 use crate::settings::{PluginSettings, SharedSettings};
+use crate::webhooks::Webhooks;
 use discover::{Candidate, FileId};
 use host::{Host, HostError};
 use mws_ipc::{Alert, PluginInfo, PluginState};
@@ -108,6 +116,12 @@ enum Command {
     Judge {
         credentials: Arc<Credentials>,
         reply: oneshot::Sender<()>,
+    },
+    /// Send a test event to one webhook endpoint through the sinks; the
+    /// reply is how many deliveries were queued.
+    SinkTest {
+        endpoint: String,
+        reply: oneshot::Sender<Result<u64, PluginError>>,
     },
 }
 
@@ -177,6 +191,8 @@ struct Manager {
     /// The judges the book was last brought up to date with.
     judged_by: Vec<String>,
     watcher: Option<notify::RecommendedWatcher>,
+    /// Where sink plugins' deliveries go.
+    webhooks: Arc<Webhooks>,
 }
 
 fn file_name(path: &Path) -> String {
@@ -196,6 +212,7 @@ impl Plugins {
         book_file: Option<PathBuf>,
         bus: Bus,
         settings: SharedSettings,
+        webhooks: Arc<Webhooks>,
         shutdown: watch::Receiver<bool>,
     ) {
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -216,6 +233,8 @@ impl Plugins {
                 }
             };
         let events = bus.subscribe();
+        // Without a cursor, a subscription cannot fail: it starts live.
+        let public = bus.journal().subscribe(None).ok().map(|s| s.live);
         let manager = Manager {
             bus,
             settings,
@@ -227,8 +246,9 @@ impl Plugins {
             latest: HashMap::new(),
             judged_by: Vec::new(),
             watcher,
+            webhooks,
         };
-        tokio::spawn(manager.run(rx, events, changed_rx, shutdown));
+        tokio::spawn(manager.run(rx, events, public, changed_rx, shutdown));
     }
 
     /// Every plugin file and its state (`mws plugins list`): the folders
@@ -279,6 +299,21 @@ impl Plugins {
         self.book.lock().unwrap_or_else(|p| p.into_inner()).all()
     }
 
+    /// Sends a `webhook.test` event to `endpoint` through the sink plugins;
+    /// returns how many deliveries were queued.
+    pub(crate) async fn sink_test(&self, endpoint: &str) -> Result<u64, PluginError> {
+        let commands = self.commands.get().ok_or(PluginError::Disabled)?;
+        let (reply, answer) = oneshot::channel();
+        commands
+            .send(Command::SinkTest {
+                endpoint: endpoint.to_string(),
+                reply,
+            })
+            .await
+            .map_err(|_| PluginError::Stopped)?;
+        answer.await.map_err(|_| PluginError::Stopped)?
+    }
+
     /// Has one identity's credentials judged now, waiting at most `wait`
     /// (a plugin that hangs is stopped at its own timeout; the book keeps
     /// what it had).
@@ -301,11 +336,22 @@ impl Plugins {
     }
 }
 
+/// The next public event, or never when there is no subscription.
+async fn next_public(
+    public: &mut Option<broadcast::Receiver<Arc<Stamped>>>,
+) -> Result<Arc<Stamped>, broadcast::error::RecvError> {
+    match public {
+        Some(live) => live.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Manager {
     async fn run(
         mut self,
         mut commands: mpsc::Receiver<Command>,
         mut events: broadcast::Receiver<DaemonEvent>,
+        mut public: Option<broadcast::Receiver<Arc<Stamped>>>,
         mut changed: mpsc::UnboundedReceiver<()>,
         mut shutdown: watch::Receiver<bool>,
     ) {
@@ -326,6 +372,10 @@ impl Manager {
                     Some(Command::Judge { credentials, reply }) => {
                         self.judge(&credentials).await;
                         let _ = reply.send(());
+                    }
+                    Some(Command::SinkTest { endpoint, reply }) => {
+                        let event = sink::test_event(&endpoint, self.bus.journal().instance());
+                        let _ = reply.send(self.sink(&event, Some(&endpoint)).await);
                     }
                     None => return,
                 },
@@ -348,6 +398,19 @@ impl Manager {
                     // The next refresh is judged again anyway.
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return,
+                },
+                stamped = next_public(&mut public) => match stamped {
+                    Ok(stamped) => {
+                        if let Err(e) = self.sink(&stamped.wire, None).await {
+                            tracing::warn!("{e}");
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        if !self.webhooks.endpoints().is_empty() {
+                            self.webhooks.count_missed(missed);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => public = None,
                 },
                 got = changed.recv() => {
                     if got.is_none() { return }
