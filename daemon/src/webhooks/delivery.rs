@@ -3,7 +3,7 @@
 //! The client follows no redirect (a signed message goes where it was
 //! configured to go, or fails), sends `content-type: application/json` and
 //! the three Standard Webhooks headers, gives the whole attempt the
-//! endpoint's timeout, and reads nothing of the answer but its status: a
+//! endpoint's timeout, uses no proxy from the environment, and reads nothing of the answer but its status: a
 //! receiver that answers slowly or at length cannot hold mws. Errors are
 //! reported without the URL, whose path may be a secret. TLS is rustls
 //! (ring) with the system's root certificates, as for Modal.
@@ -61,6 +61,8 @@ impl Sender {
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from the environment would see every body: none.
+            .no_proxy()
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("mws/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -43,6 +43,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
 
+/// How long a delivery waits for the outbox to be read at start-up.
+const LOAD_WAIT: Duration = Duration::from_secs(30);
+
 /// Why a webhook request failed; shown to the user as is.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum WebhookError {
@@ -160,8 +163,15 @@ impl Webhooks {
         deliveries: Vec<Delivery>,
     ) -> Result<u64, String> {
         let shared = self.shared().map_err(|e| e.to_string())?;
-        // New numbers follow the ones on disk.
-        let _ = shared.loaded.subscribe().wait_for(|loaded| *loaded).await;
+        // New numbers follow the ones on disk. Bounded: the plugin manager
+        // calls this, and must not wait for ever behind a slow disk.
+        let mut loaded = shared.loaded.subscribe();
+        if tokio::time::timeout(LOAD_WAIT, loaded.wait_for(|loaded| *loaded))
+            .await
+            .is_err()
+        {
+            return Err("the webhook outbox is still being read; the event is not queued".into());
+        }
         let settings = shared.webhook_settings();
         let mut queued = 0;
         let mut problems = Vec::new();
@@ -511,7 +521,8 @@ async fn dispatch(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             queue.deliveries.insert(pending.seq, pending);
         }
     }
-    let _ = shared.loaded.send(true);
+    // `send_replace`: stored even when nobody waits yet (`send` would not).
+    shared.loaded.send_replace(true);
     let sender = match sender {
         Ok(sender) => sender,
         Err(e) => {
