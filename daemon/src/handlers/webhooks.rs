@@ -36,17 +36,6 @@ pub(super) async fn handle(daemon: &Daemon, command: WebhookCommand) -> Result<R
 /// plugin manager's published snapshot: never waits for a plugin).
 pub(super) fn report(daemon: &Daemon) -> WebhookReport {
     let mut report = daemon.webhooks.report();
-    report.sinks = daemon
-        .plugins
-        .snapshot()
-        .into_iter()
-        .filter(|p| {
-            p.state == mws_ipc::PluginState::Loaded
-                && p.events
-                    .iter()
-                    .any(|e| e == crate::plugins::WORKSPACE_EVENT)
-        })
-        .map(|p| p.name)
-        .collect();
+    report.sinks = daemon.plugins.sinks();
     report
 }

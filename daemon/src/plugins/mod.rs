@@ -49,7 +49,6 @@ pub mod protocol;
 mod sink;
 
 pub(crate) use judging::judges_in;
-pub(crate) use sink::WORKSPACE_EVENT;
 
 use crate::bus::Bus;
 use crate::events::{Credentials, DaemonEvent};
@@ -374,8 +373,7 @@ impl Manager {
                         let _ = reply.send(());
                     }
                     Some(Command::SinkTest { endpoint, reply }) => {
-                        let event = sink::test_event(&endpoint, self.bus.journal().instance());
-                        let _ = reply.send(self.sink(&event, Some(&endpoint)).await);
+                        let _ = reply.send(self.sink_test(&endpoint).await);
                     }
                     None => return,
                 },

@@ -18,15 +18,16 @@
 //! which a sink delivers whatever that endpoint's patterns are. The plugin
 //! ABI is unchanged (v1): a sink is a plugin that handles one more event.
 
-use super::{Entry, Manager, PluginError};
+use super::{Entry, Manager, PluginError, Plugins};
 use crate::webhooks::{Delivery, MAX_BODY};
 use mws_ipc::Event;
+use mws_ipc::PluginState;
 use serde_json::{json, Value};
 
 /// The event a sink plugin lists.
-pub(crate) const WORKSPACE_EVENT: &str = "workspace.event";
+const WORKSPACE_EVENT: &str = "workspace.event";
 /// The kind of the event `mws webhooks test` sends.
-pub(crate) const WEBHOOK_TEST: &str = "webhook.test";
+const WEBHOOK_TEST: &str = "webhook.test";
 /// Most deliveries one answer may ask for (the rest are dropped and named).
 const MAX_DELIVERIES: usize = 64;
 
@@ -56,7 +57,7 @@ fn change(wire: &Event) -> Value {
 }
 
 /// A sink's answer as deliveries; an error names what is wrong with it.
-pub(crate) fn parse_deliveries(output: &str, kind: &str) -> Result<(Vec<Delivery>, usize), String> {
+fn parse_deliveries(output: &str, kind: &str) -> Result<(Vec<Delivery>, usize), String> {
     let value: Value =
         serde_json::from_str(output).map_err(|e| format!("its answer is not JSON: {e}"))?;
     let list = match value.get("deliveries") {
@@ -204,6 +205,12 @@ impl Manager {
         Ok(queued)
     }
 
+    /// Sends a `webhook.test` event to `endpoint` alone.
+    pub(super) async fn sink_test(&mut self, endpoint: &str) -> Result<u64, PluginError> {
+        let event = test_event(endpoint, self.bus.journal().instance());
+        self.sink(&event, Some(endpoint)).await
+    }
+
     /// Records a sink's problem where `mws plugins list` shows it.
     fn note(&mut self, entry: usize, problem: &str) {
         tracing::warn!("{problem}");
@@ -213,8 +220,22 @@ impl Manager {
     }
 }
 
+impl Plugins {
+    /// The loaded sink plugins, from the published snapshot (never waits
+    /// for a plugin).
+    pub(crate) fn sinks(&self) -> Vec<String> {
+        self.snapshot()
+            .into_iter()
+            .filter(|p| {
+                p.state == PluginState::Loaded && p.events.iter().any(|e| e == WORKSPACE_EVENT)
+            })
+            .map(|p| p.name)
+            .collect()
+    }
+}
+
 /// The event `mws webhooks test NAME` sends.
-pub(crate) fn test_event(endpoint: &str, instance: &str) -> Event {
+fn test_event(endpoint: &str, instance: &str) -> Event {
     Event {
         kind: WEBHOOK_TEST.to_string(),
         time: crate::events::now(),
