@@ -144,6 +144,7 @@ fn record_session(world: &World, recording: &mut Recording) -> Vec<String> {
         json!({"Prompt": {"selection": selection}}),
         json!({"Complete": {"selection": selection, "kind": "Environments"}}),
         json!("Metrics"),
+        json!({"Webhooks": "List"}),
         json!({"Render": {"format": "no-such-format", "kind": "tokens", "json": "[]"}}),
         workspace(
             &selection,
@@ -664,6 +665,7 @@ fn a_recorded_session_and_every_variant_match_the_published_schema() {
         "Prompt",
         "Names",
         "Metrics",
+        "Webhooks",
         "Error",
         "Error",
         "Created",
@@ -714,5 +716,5 @@ fn a_recorded_session_and_every_variant_match_the_published_schema() {
         recorded - 1 + requests.len() + responses.len() + 1
     );
     // The negative controls and the unknown request sent in the session.
-    assert_eq!(summary["refused"], 9);
+    assert_eq!(summary["refused"], 11);
 }
