@@ -106,7 +106,6 @@ pub(crate) fn read_text(path: &Path, cap: u64) -> Result<Option<String>, FileErr
     }
 }
 
-/// Runs blocking work (file system calls) on the runtime's blocking pool, so
 /// Writes `bytes` to `path` for this user only (mode 0600): to a temporary
 /// file beside it, synced, then renamed into place, so a reader (or a
 /// daemon restarted after a crash) sees the old file or the new one, never
@@ -134,6 +133,7 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Runs blocking work (file system calls) on the runtime's blocking pool, so
 /// that a slow disk or file system never holds up one of its workers.
 pub(crate) async fn off_worker<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
     match tokio::task::spawn_blocking(work).await {

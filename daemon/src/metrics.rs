@@ -87,6 +87,8 @@ fn counters() -> &'static Counters {
             "Webhook deliveries not queued because the queue was full or the outbox could not be written.",
             &[],
         );
+        // Shown as 0 from the start: "nothing dropped" is worth a sample.
+        webhook_dropped.with_label_values::<&str>(&[]);
         let upstream_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "mws_upstream_call_seconds",
@@ -359,6 +361,7 @@ mod tests {
             "# TYPE mws_upstream_call_seconds histogram",
             "mws_webhook_queue_depth{endpoint=\"team\"} 3",
             "mws_webhook_failed{endpoint=\"team\"} 1",
+            "mws_webhook_dropped_total 0",
         ] {
             assert!(text.contains(line), "{line} missing:\n{text}");
         }

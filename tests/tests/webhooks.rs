@@ -573,6 +573,12 @@ fn a_full_queue_drops_and_counts_what_does_not_fit() {
         text.contains("1 endpoint, 1 queued (at most 1), 2 dropped"),
         "{text}"
     );
+    let samples = prometheus_samples(&ok(&world.mws(&["metrics"])));
+    let dropped = samples
+        .iter()
+        .find(|s| s[0] == "mws_webhook_dropped_total")
+        .map(|s| s[2].as_f64().unwrap());
+    assert_eq!(dropped, Some(2.0), "{samples:?}");
     // Released, the held request is answered 200: the delivery that fit is
     // the only one there is.
     receiver.release();
