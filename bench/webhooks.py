@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Webhook delivery figures, release build, on this machine. Run through
+bench/webhooks.sh (which builds first).
+
+Scenarios, against the embedded emulator (`--profile local`) and the test
+suite's receiver (tests/webhooks/receiver.py, which verifies signatures):
+  latency  a proxy token created through mws -> its signed token.created
+           arriving at the receiver (sink plugin call, outbox write with
+           fsync, signing, HTTP on loopback); N events, one at a time
+  drain    N deliveries queued behind a held request, then released: how
+           fast one endpoint's backlog goes out (one request in flight)
+Prints a Markdown table; timings are figures, not pass/fail.
+"""
+import json, os, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REL = os.path.join(ROOT, "target", "release")
+MWS = os.path.join(REL, "mws")
+PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
+RECEIVER = os.path.join(ROOT, "tests", "webhooks", "receiver.py")
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+N_LATENCY = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "50"))
+N_DRAIN = int(os.environ.get("BENCH_WEBHOOK_BACKLOG", "200"))
+
+
+def world(root):
+    env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "TZ": "UTC",
+           "MWS_KEYRING": "keyutils", "MWS_BUNDLED_PLUGINS": "1",
+           "MWS_POLL_INTERVAL_SECS": "3600"}
+    for key, sub in [("HOME", "home"), ("XDG_RUNTIME_DIR", "run"), ("XDG_DATA_HOME", "data"),
+                     ("XDG_STATE_HOME", "state"), ("XDG_CONFIG_HOME", "config"),
+                     ("XDG_CACHE_HOME", "cache")]:
+        path = os.path.join(root, sub)
+        os.makedirs(path, mode=0o700)
+        env[key] = path
+    env["MODAL_CONFIG_PATH"] = os.path.join(root, "home", ".modal.toml")
+    return env
+
+
+def mws(env, *args, stdin=None):
+    return subprocess.run([MWS, "--profile", "local", *args], env=env, check=True,
+                          capture_output=True, text=True, input=stdin).stdout
+
+
+def log(recv):
+    try:
+        return [json.loads(l) for l in open(os.path.join(recv, "log"))]
+    except FileNotFoundError:
+        return []
+
+
+def wait(recv, n, limit=120):
+    deadline = time.time() + limit
+    while len(log(recv)) < n:
+        if time.time() > deadline:
+            sys.exit(f"only {len(log(recv))} of {n} deliveries arrived")
+        time.sleep(0.002)
+    return log(recv)
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="mws-bench-webhooks-")
+    recv = os.path.join(root, "recv")
+    os.makedirs(recv)
+    receiver = subprocess.Popen([PYTHON, RECEIVER, recv])
+    env = world(root)
+    try:
+        while not os.path.exists(os.path.join(recv, "port")):
+            time.sleep(0.02)
+        port = open(os.path.join(recv, "port")).read()
+        os.makedirs(os.path.join(env["XDG_CONFIG_HOME"], "mws"))
+        with open(os.path.join(env["XDG_CONFIG_HOME"], "mws", "config.toml"), "w") as f:
+            f.write(f'[webhooks]\ntimeout_secs = 600\n[webhooks.endpoints.bench]\n'
+                    f'url = "http://127.0.0.1:{port}/bench"\nevents = ["token.created"]\n')
+        with open(os.path.join(recv, "secret"), "w") as f:
+            f.write(SECRET)
+        mws(env, "webhooks", "secret", "bench", "--secret-stdin", stdin=SECRET + "\n")
+        mws(env, "proxy-tokens", "list")
+
+        latencies = []
+        for i in range(N_LATENCY):
+            mws(env, "proxy-tokens", "create", "--name", f"lat-{i}")
+            done = time.time()
+            entry = wait(recv, i + 1)[-1]
+            assert entry["verified"], entry
+            latencies.append((entry["at"] - done) * 1000)
+
+        # The receiver holds the first request of the backlog until released.
+        base = len(log(recv))
+        open(os.path.join(recv, "hold"), "w").close()
+        queue_start = time.time()
+        for i in range(N_DRAIN):
+            mws(env, "proxy-tokens", "create", "--name", f"drain-{i}")
+        queue_secs = time.time() - queue_start
+        while json.loads(mws(env, "webhooks", "list", "--json"))["queued"] < N_DRAIN:
+            time.sleep(0.01)
+        released = time.time()
+        os.remove(os.path.join(recv, "hold"))
+        entries = wait(recv, base + N_DRAIN)[base:]
+        drained = max(e["at"] for e in entries) - released
+        assert all(e["verified"] for e in entries)
+        status = json.loads(mws(env, "daemon", "status", "--json"))
+
+        q = statistics.quantiles(latencies, n=10)
+        print("| scenario | figure |")
+        print("|---|---|")
+        print(f"| event → receiver, median of {N_LATENCY} | {statistics.median(latencies):.1f} ms |")
+        print(f"| event → receiver, p90 | {q[8]:.1f} ms |")
+        print(f"| event → receiver, max | {max(latencies):.1f} ms |")
+        print(f"| {N_DRAIN} backlog deliveries to one endpoint, drained in | {drained:.2f} s ({N_DRAIN / drained:.0f}/s) |")
+        print(f"| {N_DRAIN} `mws proxy-tokens create` while held (queueing) | {queue_secs:.2f} s |")
+        print(f"| dropped / missed events | {status['webhooks']['dropped']} / {status['webhooks']['missed_events']} |")
+    finally:
+        subprocess.run([MWS, "daemon", "stop"], env=env, capture_output=True)
+        receiver.kill()
+
+
+if __name__ == "__main__":
+    main()
