@@ -661,3 +661,47 @@ fn bad_webhook_input_is_refused_clearly() {
         "the URL's path is not shown: {error}"
     );
 }
+
+#[test]
+fn expiry_alerts_reach_the_team_channel() {
+    let receiver_dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(receiver_dir.path());
+    let config = format!(
+        "[webhooks.endpoints.team]\nurl = \"{}\"\nevents = [\"alert.*\"]\n",
+        receiver.url("/team"),
+    );
+    let (world, _bus, _emulator) = webhook_world(&config);
+    install(&world, "expiry");
+    share_secret(&world, &receiver, "team");
+    // `mws alerts` has the credentials judged now: the seeded nightly-eval
+    // expires within three days.
+    ok(&world.mws(&["alerts", "--fail-on", "never"]));
+    let log = receiver.wait("the service user's expiry alert", |log| {
+        log.iter().any(|r| {
+            r["body"]["type"] == "alert.service_user_expiry"
+                && r["body"]["data"]["after"]["token_id"] == "nightly-eval"
+        })
+    });
+    let alert = log
+        .iter()
+        .find(|r| r["body"]["data"]["after"]["token_id"] == "nightly-eval")
+        .unwrap();
+    assert_eq!(alert["verified"], true, "{alert}");
+    assert_eq!(
+        alert["body"]["data"]["after"]["level"], "critical",
+        "{alert}"
+    );
+    assert!(
+        alert["body"]["data"]["after"]["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("mws service-users create"),
+        "{alert}"
+    );
+    // Nothing but alerts went to an endpoint that asked for alerts only.
+    assert!(
+        log.iter()
+            .all(|r| r["body"]["type"].as_str().unwrap().starts_with("alert.")),
+        "{log:#?}"
+    );
+}
