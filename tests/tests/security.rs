@@ -198,10 +198,20 @@ fn hostile_ipc_input_leaves_the_daemon_up_bounded_and_serving() {
         "{error}"
     );
     let mut s = connect(&world);
-    s.write_all(b"{\"protocol_version\": 7, \"client_version\": \"x\", \"features\": []}\n")
-        .unwrap();
+    // One past the newest: a JSON client may speak 2 up to the current one.
+    let too_new = PROTOCOL_VERSION + 1;
+    s.write_all(
+        format!(
+            "{{\"protocol_version\": {too_new}, \"client_version\": \"x\", \"features\": []}}\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
     let answer = String::from_utf8(read_to_close(&mut s)).unwrap();
-    assert!(answer.contains("protocol version 7"), "{answer}");
+    assert!(
+        answer.contains(&format!("protocol version {too_new}")),
+        "{answer}"
+    );
     inputs += 2;
 
     // 5. A JSON line longer than the cap, without a newline.
