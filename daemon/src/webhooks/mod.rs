@@ -505,15 +505,11 @@ fn backoff(attempts: u32, base: Duration, max: Duration, jitter: f64) -> Duratio
 /// waiting delivery when it is due, one attempt per endpoint at a time.
 async fn dispatch(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let outbox = shared.outbox.clone();
-    let (loaded, sender) = off_worker(move || (outbox.load(), Sender::new())).await;
+    let ((loaded, highest), sender) = off_worker(move || (outbox.load(), Sender::new())).await;
     {
         let mut queue = lock(&shared.queue);
-        queue.next_seq = loaded
-            .iter()
-            .map(|p| p.seq + 1)
-            .max()
-            .unwrap_or(1)
-            .max(queue.next_seq);
+        // Above every numbered file, readable or not: none is overwritten.
+        queue.next_seq = highest.saturating_add(1).max(queue.next_seq);
         if !loaded.is_empty() {
             tracing::info!(deliveries = loaded.len(), "webhook outbox read");
         }

@@ -161,10 +161,13 @@ impl Outbox {
         Ok(record.pending(seq, failed))
     }
 
-    /// Everything on disk, in order: the queue, then what was given up on.
-    /// Files that cannot be read are skipped and named in the log.
-    pub(crate) fn load(&self) -> Vec<Pending> {
+    /// Everything on disk, in order: the queue, then what was given up on;
+    /// and the highest number any file has, readable or not (new numbers
+    /// go above it, so an unreadable file is never overwritten). Files that
+    /// cannot be read are skipped and named in the log.
+    pub(crate) fn load(&self) -> (Vec<Pending>, u64) {
         let mut found = Vec::new();
+        let mut highest = 0;
         for failed in [false, true] {
             let dir = if failed {
                 self.dir.join("failed")
@@ -183,6 +186,7 @@ impl Outbox {
                 else {
                     continue;
                 };
+                highest = highest.max(seq);
                 match self.read(&entry.path(), seq, failed) {
                     Ok((pending, _)) => found.push(pending),
                     Err(e) => tracing::warn!(
@@ -193,7 +197,7 @@ impl Outbox {
             }
         }
         found.sort_by_key(|p| (p.failed, p.seq));
-        found
+        (found, highest)
     }
 }
 
@@ -223,8 +227,9 @@ mod tests {
         outbox.write(&pending(1), "{\"b\":1}").unwrap();
         std::fs::write(outbox.dir().join("00000000000000000009.json"), "not json").unwrap();
         let again = Outbox::new(dir.path().join("outbox"));
-        let loaded = again.load();
+        let (loaded, highest) = again.load();
         assert_eq!(loaded.iter().map(|p| p.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(highest, 9, "the unreadable file's number is taken");
         assert_eq!(again.body(&loaded[0]).unwrap(), "{\"b\":1}");
 
         let mut p = loaded[0].clone();
@@ -233,7 +238,7 @@ mod tests {
         again.update(&p).unwrap();
         p.failed = true;
         again.move_to(&p).unwrap();
-        let loaded = again.load();
+        let (loaded, _) = again.load();
         assert_eq!(loaded.len(), 2);
         assert!(loaded[1].failed && loaded[1].attempts == 3);
         assert_eq!(again.body(&loaded[1]).unwrap(), "{\"b\":1}");
@@ -242,7 +247,7 @@ mod tests {
         again.move_to(&p).unwrap();
         again.remove(&p).unwrap();
         again.remove(&p).unwrap();
-        assert_eq!(again.load().len(), 1);
+        assert_eq!(again.load().0.len(), 1);
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(outbox.dir().join("00000000000000000002.json"))
             .unwrap()
