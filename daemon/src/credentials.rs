@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::files::off_worker;
 use crate::local::{LocalEmulator, LocalSettings};
 use crate::secrets::{Keyring, KeyringError};
+use crate::sync::lock;
 use mws_ipc::{Secret, Selection};
 use std::collections::HashMap;
 use std::path::Path;
@@ -34,10 +35,6 @@ pub(crate) struct Credentials {
     local_settings: LocalSettings,
     local: tokio::sync::Mutex<Option<LocalEmulator>>,
     local_url: Mutex<Option<String>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Credentials {

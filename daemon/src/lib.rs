@@ -9,7 +9,8 @@
 //! [`state`], and answers; errors become the wire's form once ([`error`]).
 //! What sessions notice goes on one typed event bus ([`bus`] of
 //! [`events`]) that `watch` streams (numbered for resuming, [`journal`]), desktop notifications ([`desktop`]) and the plugin
-//! manager ([`plugins`]) follow. The built-in `local` profile runs an
+//! manager ([`plugins`]) follow; sink plugins turn events into signed
+//! webhook deliveries that [`webhooks`] queues on disk and sends. The built-in `local` profile runs an
 //! embedded `mws-emulator` ([`local`]). docs/architecture.md walks one
 //! request through all of it.
 //!
@@ -42,6 +43,7 @@ mod setting_values;
 mod settings;
 mod state;
 mod state_dir;
+mod sync;
 mod upstream;
 mod webhooks;
 

@@ -15,6 +15,7 @@ use crate::cache::Slot;
 use crate::error::Error;
 use crate::events::{self, Change, Credentials, DaemonEvent, WorkspaceEvent};
 use crate::settings::{self, SharedSettings};
+use crate::sync::lock;
 use crate::upstream::{MutationKey, Upstream, UpstreamError};
 use mws_ipc::{
     CreatedToken, Member, MemberToken, ProxyToken, Secret, ServiceUser, TokenInfo,
@@ -29,10 +30,6 @@ use tokio::sync::watch;
 
 /// Longest wait between polls while the server keeps failing.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Ages shown by `mws daemon status`.
 #[derive(Debug, Clone, Default)]

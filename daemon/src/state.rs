@@ -17,6 +17,7 @@ use crate::plugins::Plugins;
 use crate::reload::ConfigWatcher;
 use crate::session::Session;
 use crate::settings::{Settings, SharedSettings};
+use crate::sync::lock;
 use crate::upstream::{Upstream, UpstreamSettings};
 use crate::webhooks::Webhooks;
 use mws_ipc::{IdentityStatus, Secret, Selection};
@@ -39,10 +40,6 @@ fn secret_digest(secret: &Secret) -> u64 {
     let mut hasher = KEYS.get_or_init(Default::default).build_hasher();
     hasher.write(secret.expose().as_bytes());
     hasher.finish()
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The daemon's shared state.

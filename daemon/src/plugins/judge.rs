@@ -108,27 +108,15 @@ impl Manager {
                     "config": config,
                 })
             };
-            let request = super::protocol::ToHost::Event {
-                plugin: index,
-                event: event.to_string(),
-                input: input.to_string(),
-            };
-            // A crash shifts entries around (new host): re-find by name.
-            let Some(entry) = self
-                .state
-                .entries
-                .get(entry)
-                .filter(|e| e.info.name == name && e.index == Some(index))
-                .map(|_| entry)
-            else {
-                continue;
-            };
+            let doing = format!("handling '{event}'");
             let output = match self
-                .call(entry, request, &format!("handling '{event}'"))
+                .call_event(entry, (&name, index), event, input.to_string(), &doing)
                 .await
             {
-                Ok(output) => output,
-                Err(e) => {
+                // A crash moved the entries: the next judgement covers it.
+                None => continue,
+                Some(Ok(output)) => output,
+                Some(Err(e)) => {
                     tracing::warn!("{e}");
                     continue;
                 }
@@ -137,9 +125,7 @@ impl Manager {
                 Ok(parsed) => parsed,
                 Err(e) => {
                     tracing::warn!(plugin = %name, "{e}");
-                    if let Some(entry) = self.state.entries.get_mut(entry) {
-                        entry.info.last_error = Some(e);
-                    }
+                    self.note(entry, e);
                     continue;
                 }
             };
@@ -150,9 +136,7 @@ impl Manager {
                     alerts::MAX_ALERTS_PER_PLUGIN
                 );
                 tracing::warn!(plugin = %name, "{note}");
-                if let Some(entry) = self.state.entries.get_mut(entry) {
-                    entry.info.last_error = Some(note);
-                }
+                self.note(entry, note);
             }
             let scope = Scope {
                 server_url: credentials.server_url.clone(),

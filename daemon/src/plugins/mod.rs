@@ -752,6 +752,36 @@ impl Manager {
         }
     }
 
+    /// Calls `on_event` of the plugin listed as `entry` (named `name`,
+    /// number `index` in the host) — unless a crash since it was listed
+    /// brought up a new host and moved the entries: then `None`.
+    async fn call_event(
+        &mut self,
+        entry: usize,
+        (name, index): (&str, usize),
+        event: &str,
+        input: String,
+        doing: &str,
+    ) -> Option<Result<String, String>> {
+        self.state
+            .entries
+            .get(entry)
+            .filter(|e| e.info.name == name && e.index == Some(index))?;
+        let request = ToHost::Event {
+            plugin: index,
+            event: event.to_string(),
+            input,
+        };
+        Some(self.call(entry, request, doing).await)
+    }
+
+    /// Records a plugin's problem where `mws plugins list` shows it.
+    fn note(&mut self, entry: usize, problem: String) {
+        if let Some(entry) = self.state.entries.get_mut(entry) {
+            entry.info.last_error = Some(problem);
+        }
+    }
+
     /// The formats `--format` accepts now: `json` and every loaded plugin's.
     fn formats(&self) -> Vec<String> {
         let mut formats = vec!["json".to_string()];

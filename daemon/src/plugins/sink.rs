@@ -138,27 +138,21 @@ impl Manager {
                 "endpoints": endpoints,
                 "config": config,
             });
-            let request = super::protocol::ToHost::Event {
-                plugin: index,
-                event: WORKSPACE_EVENT.to_string(),
-                input: input.to_string(),
-            };
-            // A crash shifts entries around (new host): re-find by name.
-            let Some(entry) = self
-                .state
-                .entries
-                .get(entry)
-                .filter(|e| e.info.name == name && e.index == Some(index))
-                .map(|_| entry)
-            else {
-                continue;
-            };
+            let doing = format!("handling '{}'", wire.kind);
             let output = match self
-                .call(entry, request, &format!("handling '{}'", wire.kind))
+                .call_event(
+                    entry,
+                    (&name, index),
+                    WORKSPACE_EVENT,
+                    input.to_string(),
+                    &doing,
+                )
                 .await
             {
-                Ok(output) => output,
-                Err(e) => {
+                // A crash moved the entries (a new host): skip this sink.
+                None => continue,
+                Some(Ok(output)) => output,
+                Some(Err(e)) => {
                     problems.push(e);
                     continue;
                 }
@@ -167,7 +161,7 @@ impl Manager {
                 Ok(parsed) => parsed,
                 Err(e) => {
                     let e = format!("plugin '{name}' answered '{}' wrongly: {e}", wire.kind);
-                    self.note(entry, &e);
+                    self.sink_problem(entry, &e);
                     problems.push(e);
                     continue;
                 }
@@ -177,7 +171,7 @@ impl Manager {
                     "plugin '{name}' asked for {} deliveries of one event; the first {MAX_DELIVERIES} are queued",
                     deliveries.len() + extra
                 );
-                self.note(entry, &e);
+                self.sink_problem(entry, &e);
                 problems.push(e);
             }
             if let Some(only) = only {
@@ -186,7 +180,7 @@ impl Manager {
             match self.webhooks.accept(&name, deliveries).await {
                 Ok(n) => queued += n,
                 Err(e) => {
-                    self.note(entry, &e);
+                    self.sink_problem(entry, &e);
                     problems.push(e);
                 }
             }
@@ -211,12 +205,10 @@ impl Manager {
         self.sink(&event, Some(endpoint)).await
     }
 
-    /// Records a sink's problem where `mws plugins list` shows it.
-    fn note(&mut self, entry: usize, problem: &str) {
+    /// Logs a sink's problem and records it where `mws plugins list` shows it.
+    fn sink_problem(&mut self, entry: usize, problem: &str) {
         tracing::warn!("{problem}");
-        if let Some(entry) = self.state.entries.get_mut(entry) {
-            entry.info.last_error = Some(problem.to_string());
-        }
+        self.note(entry, problem.to_string());
     }
 }
 

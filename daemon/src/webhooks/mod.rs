@@ -32,6 +32,7 @@ pub(crate) use outbox::{Delivery, MAX_BODY};
 use crate::files::off_worker;
 use crate::secrets::Keyring;
 use crate::settings::SharedSettings;
+use crate::sync::lock;
 use delivery::{Message, Outcome, Sender};
 use mws_ipc::{Secret, WebhookEndpoint, WebhookReport};
 use outbox::{Outbox, Pending};
@@ -98,10 +99,6 @@ struct Shared {
     has_secret: Mutex<HashMap<String, bool>>,
     /// True once the outbox on disk has been read (numbers are given after).
     loaded: watch::Sender<bool>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The keyring entry of an endpoint's secret (service `mws`).
