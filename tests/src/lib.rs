@@ -6,6 +6,7 @@
 //! a test never runs a stale daemon or emulator.
 
 pub mod plugins;
+pub mod prometheus;
 
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -297,6 +298,26 @@ impl World {
             .expect("running mws")
     }
 
+    /// Runs `mws ARGS` with `input` on its standard input, and waits for it.
+    pub fn mws_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command(bin("mws"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running mws");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("writing mws's stdin");
+        child.wait_with_output().expect("waiting for mws")
+    }
+
     /// Runs `mws ARGS` on a pseudo-terminal (`script` from util-linux),
     /// typing `input` once a prompt had time to appear; returns what the
     /// terminal showed and the exit code.
@@ -559,6 +580,25 @@ impl Drop for SessionBus {
         for child in self.children.iter_mut().rev() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// Polls `check` every 50 ms until it gives a value, and returns it; fails
+/// the test naming `what` (and the last thing `check` saw) after `patience`.
+pub fn eventually<T>(
+    what: &str,
+    patience: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + patience;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(seen) if Instant::now() >= deadline => {
+                panic!("{what} did not happen within {patience:?}; last seen: {seen}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
     }
 }

@@ -3,8 +3,7 @@
 //! `secret-tool` and `keyctl`, the tools a user would use.
 
 use mws_e2e::{ok, start_emulator, stderr, Emulator, SessionBus, World};
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 /// A world whose daemon uses a fresh, unlocked gnome-keyring.
 fn keyring_world() -> (World, SessionBus, Emulator) {
@@ -13,25 +12,6 @@ fn keyring_world() -> (World, SessionBus, Emulator) {
     world.set("MWS_KEYRING", "secret-service");
     let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
     (world, bus, emulator)
-}
-
-/// Runs `mws ARGS` with `input` on stdin.
-fn mws_with_stdin(world: &World, args: &[&str], input: &str) -> Output {
-    let mut child = world
-        .command(mws_e2e::bin("mws"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mws");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 /// `mws [--profile P] auth set` for an emulator's credential, the secret on stdin.
@@ -46,7 +26,7 @@ fn auth_set(world: &World, emulator: &Emulator, secret: &str, extra: &[&str]) ->
         "--secret-stdin",
     ];
     args.extend(extra);
-    mws_with_stdin(world, &args, &format!("{secret}\n"))
+    world.mws_with_stdin(&args, &format!("{secret}\n"))
 }
 
 fn secret_tool_lookup(bus: &SessionBus, token_id: &str) -> String {

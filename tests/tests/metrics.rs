@@ -4,77 +4,12 @@
 //! holds as `mws` lists it, and the endpoint against hostile clients.
 
 use mws_e2e::plugins::json_of;
+use mws_e2e::prometheus::{parse, value};
 use mws_e2e::{ok, start_emulator, World};
-use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+
 use std::time::Duration;
-
-/// Parses exposition text with prometheus_client; returns its samples as
-/// `[name, labels, value]` triples.
-fn parse(text: &str) -> Vec<(String, serde_json::Map<String, Value>, f64)> {
-    let python = std::env::var("MWS_MODAL_PYTHON").unwrap_or_else(|_| {
-        mws_e2e::workspace_root()
-            .join(".venv/bin/python")
-            .display()
-            .to_string()
-    });
-    let script = "import sys, json\n\
-        from prometheus_client.parser import text_string_to_metric_families\n\
-        out = []\n\
-        for family in text_string_to_metric_families(sys.stdin.read()):\n\
-        \x20   for s in family.samples:\n\
-        \x20       out.append([s.name, s.labels, s.value])\n\
-        print(json.dumps(out))\n";
-    let mut child = Command::new(&python)
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{python}: {e} (run scripts/test.sh)"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "prometheus_client refused the text (is it installed? scripts/test.sh installs it): {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json_of(&String::from_utf8_lossy(&out.stdout))
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s[0].as_str().unwrap().to_string(),
-                s[1].as_object().unwrap().clone(),
-                s[2].as_f64().unwrap(),
-            )
-        })
-        .collect()
-}
-
-fn value(
-    samples: &[(String, serde_json::Map<String, Value>, f64)],
-    name: &str,
-    labels: &[(&str, &str)],
-) -> Option<f64> {
-    samples
-        .iter()
-        .find(|(n, l, _)| {
-            n == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| l.get(*k).and_then(Value::as_str) == Some(*v))
-        })
-        .map(|(_, _, v)| *v)
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

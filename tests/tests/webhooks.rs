@@ -6,17 +6,18 @@
 //! at-least-once delivery across a `kill -9` mid-delivery (same
 //! `webhook-id`, nothing lost), retries with backoff after a 500, give-up
 //! and `mws webhooks retry`, the bounded queue's overflow in `mws daemon
-//! status`, and the webhook metrics through a real Prometheus parser.
+//! status`, expiry alerts to an `alert.*` endpoint, and the webhook
+//! metrics through a real Prometheus parser.
 
 use mws_e2e::plugins::{install, json_of};
 use mws_e2e::{
-    ok, start_emulator, stderr, venv_python, workspace_root, Emulator, SessionBus, World,
+    eventually, ok, prometheus, start_emulator, stderr, venv_python, workspace_root, Emulator,
+    SessionBus, World,
 };
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long anything asynchronous may take on a loaded CI machine.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -39,14 +40,10 @@ impl Receiver {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("python for the webhook receiver");
-        let deadline = Instant::now() + PATIENCE;
-        let port = loop {
-            if let Ok(text) = std::fs::read_to_string(dir.join("port")) {
-                break text.trim().parse().unwrap();
-            }
-            assert!(Instant::now() < deadline, "the receiver did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let port = eventually("the receiver's start", PATIENCE, || {
+            let text = std::fs::read_to_string(dir.join("port")).map_err(|e| e.to_string())?;
+            Ok(text.trim().parse().unwrap())
+        });
         Receiver {
             dir: dir.to_path_buf(),
             port,
@@ -81,18 +78,14 @@ impl Receiver {
 
     /// Waits until `done` holds of the log; returns the log.
     fn wait(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
+        eventually(&format!("receiver: {what}"), PATIENCE, || {
             let log = self.log();
             if done(&log) {
-                return log;
+                Ok(log)
+            } else {
+                Err(format!("{log:#?}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "receiver: {what} did not happen; got {log:#?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 }
 
@@ -120,33 +113,13 @@ fn webhook_world(config: &str) -> (World, SessionBus, Emulator) {
     (world, bus, emulator)
 }
 
-/// Runs `mws ARGS` with `input` on stdin.
-fn mws_with_stdin(world: &World, args: &[&str], input: &str) -> std::process::Output {
-    let mut child = world
-        .command(mws_e2e::bin("mws"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mws");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 /// A Standard Webhooks secret (the spec's example one).
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// Stores `SECRET` for endpoint `name` through the CLI, and gives it to
 /// the receiver.
 fn share_secret(world: &World, receiver: &Receiver, name: &str) {
-    let out = mws_with_stdin(
-        world,
+    let out = world.mws_with_stdin(
         &["webhooks", "secret", name, "--secret-stdin"],
         &format!("{SECRET}\n"),
     );
@@ -178,6 +151,30 @@ fn created_id(request: &Value) -> &str {
 
 fn webhooks_json(world: &World) -> Value {
     json_of(&ok(&world.mws(&["webhooks", "list", "--json"])))
+}
+
+/// Polls `mws webhooks list --json` until `done` holds of it.
+fn report_until(world: &World, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    eventually(what, PATIENCE, || {
+        let report = webhooks_json(world);
+        if done(&report) {
+            Ok(report)
+        } else {
+            Err(report.to_string())
+        }
+    })
+}
+
+/// Polls `mws daemon status --json` until `done` holds of it.
+fn status_until(world: &World, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    eventually(what, PATIENCE, || {
+        let status = json_of(&ok(&world.mws(&["daemon", "status", "--json"])));
+        if done(&status) {
+            Ok(status)
+        } else {
+            Err(status.to_string())
+        }
+    })
 }
 
 fn endpoint<'a>(report: &'a Value, name: &str) -> &'a Value {
@@ -331,13 +328,8 @@ fn events_arrive_signed_in_both_formats_and_are_counted() {
 
     // The metrics, through a real Prometheus parser.
     let metrics = ok(&world.mws(&["metrics"]));
-    let samples = prometheus_samples(&metrics);
-    let sample = |name: &str, labels: &[(&str, &str)]| {
-        samples
-            .iter()
-            .find(|s| s[0] == name && labels.iter().all(|(k, v)| s[1][*k].as_str() == Some(*v)))
-            .map(|s| s[2].as_f64().unwrap())
-    };
+    let samples = prometheus::parse(&metrics);
+    let sample = |name: &str, labels: &[(&str, &str)]| prometheus::value(&samples, name, labels);
     assert_eq!(
         sample(
             "mws_webhook_deliveries_total",
@@ -352,36 +344,6 @@ fn events_arrive_signed_in_both_formats_and_are_counted() {
         "{metrics}"
     );
     assert!(!metrics.contains("private-path") && !metrics.contains(SECRET));
-}
-
-/// `[name, labels, value]` of every sample, by prometheus_client's parser.
-fn prometheus_samples(text: &str) -> Vec<Value> {
-    let script = "import sys, json\n\
-        from prometheus_client.parser import text_string_to_metric_families\n\
-        print(json.dumps([[s.name, s.labels, s.value] for f in text_string_to_metric_families(sys.stdin.read()) for s in f.samples]))\n";
-    let mut child = Command::new(venv_python("prometheus_client"))
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python with prometheus_client (scripts/test.sh installs it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "prometheus_client refused the text: {}\n{text}",
-        stderr(&out)
-    );
-    json_of(&String::from_utf8_lossy(&out.stdout))
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 #[test]
@@ -404,22 +366,19 @@ fn a_delivery_cut_by_kill_9_arrives_again_with_the_same_id_and_nothing_is_lost()
         .map(|name| create_token(&world, name))
         .collect();
     receiver.wait("the first delivery", |log| !log.is_empty());
-    let deadline = Instant::now() + PATIENCE;
-    while webhooks_json(&world)["queued"] != 3 {
-        assert!(Instant::now() < deadline, "{}", webhooks_json(&world));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    report_until(&world, "three deliveries queued", |r| r["queued"] == 3);
     assert_eq!(outbox_files(&world).len(), 3, "{:?}", outbox_files(&world));
     let first = receiver.log()[0].clone();
     assert_eq!(first["status"], "held");
 
     let pid = world.daemon_pid().expect("mwsd runs");
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    let deadline = Instant::now() + PATIENCE;
-    while unsafe { libc::kill(pid as i32, 0) } == 0 {
-        assert!(Instant::now() < deadline, "mwsd {pid} survived SIGKILL");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually("mwsd's end after SIGKILL", PATIENCE, || {
+        match unsafe { libc::kill(pid as i32, 0) } {
+            0 => Err(format!("mwsd {pid} still runs")),
+            _ => Ok(()),
+        }
+    });
 
     // The next command starts a new daemon, which reads the outbox and
     // sends everything; the held request was never answered, so it is sent
@@ -457,11 +416,10 @@ fn a_delivery_cut_by_kill_9_arrives_again_with_the_same_id_and_nothing_is_lost()
     let distinct: std::collections::HashSet<&str> =
         log.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(distinct.len(), 3, "{log:#?}");
-    let deadline = Instant::now() + PATIENCE;
-    while !outbox_files(&world).is_empty() {
-        assert!(Instant::now() < deadline, "{:?}", outbox_files(&world));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually("an empty outbox", PATIENCE, || match outbox_files(&world) {
+        files if files.is_empty() => Ok(()),
+        files => Err(format!("{files:?}")),
+    });
 }
 
 #[test]
@@ -507,15 +465,9 @@ fn a_receiver_that_fails_gets_the_event_after_backoff_and_given_up_ones_can_be_r
     // kept on disk, and sent again by `mws webhooks retry`.
     receiver.write("statuses", "503");
     let id = create_token(&world, "doomed");
-    let deadline = Instant::now() + PATIENCE;
-    let report = loop {
-        let report = webhooks_json(&world);
-        if endpoint(&report, "team")["failed"] == 1 {
-            break report;
-        }
-        assert!(Instant::now() < deadline, "never given up on: {report}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let report = report_until(&world, "a delivery given up on", |r| {
+        endpoint(r, "team")["failed"] == 1
+    });
     let team = endpoint(&report, "team");
     assert_eq!(team["queued"], 0, "{report}");
     assert!(
@@ -558,35 +510,24 @@ fn a_full_queue_drops_and_counts_what_does_not_fit() {
     receiver.wait("the first delivery", |log| !log.is_empty());
     create_token(&world, "dropped-1");
     create_token(&world, "dropped-2");
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        let status = json_of(&ok(&world.mws(&["daemon", "status", "--json"])));
-        if status["webhooks"]["dropped"] == 2 {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "{status}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = status_until(&world, "two deliveries dropped", |s| {
+        s["webhooks"]["dropped"] == 2
+    });
     assert_eq!(status["webhooks"]["queued"], 1, "{status}");
     let text = ok(&world.mws(&["daemon", "status"]));
     assert!(
         text.contains("1 endpoint, 1 queued (at most 1), 2 dropped"),
         "{text}"
     );
-    let samples = prometheus_samples(&ok(&world.mws(&["metrics"])));
-    let dropped = samples
-        .iter()
-        .find(|s| s[0] == "mws_webhook_dropped_total")
-        .map(|s| s[2].as_f64().unwrap());
+    let samples = prometheus::parse(&ok(&world.mws(&["metrics"])));
+    let dropped = prometheus::value(&samples, "mws_webhook_dropped_total", &[]);
     assert_eq!(dropped, Some(2.0), "{samples:?}");
     // Released, the held request is answered 200: the delivery that fit is
     // the only one there is.
     receiver.release();
-    let deadline = Instant::now() + PATIENCE;
-    while endpoint(&webhooks_json(&world), "team")["delivered"] != 1 {
-        assert!(Instant::now() < deadline, "{}", webhooks_json(&world));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    report_until(&world, "the held delivery delivered", |r| {
+        endpoint(r, "team")["delivered"] == 1
+    });
     let log = receiver.log();
     assert_eq!(log.len(), 1, "{log:#?}");
     assert_eq!(created_id(&log[0]), first);
@@ -609,8 +550,7 @@ fn bad_webhook_input_is_refused_clearly() {
         "names the known ones: {}",
         stderr(&out)
     );
-    let out = mws_with_stdin(
-        &world,
+    let out = world.mws_with_stdin(
         &["webhooks", "secret", "team", "--secret-stdin"],
         "hunter2\n",
     );
@@ -645,15 +585,9 @@ fn bad_webhook_input_is_refused_clearly() {
         "[webhooks.endpoints.team]\nurl = \"http://hooks.example.com/secret-path\"\n",
     )
     .unwrap();
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        let status = json_of(&ok(&world.mws(&["daemon", "status", "--json"])));
-        if !status["config_errors"].as_array().unwrap().is_empty() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "{status}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = status_until(&world, "a config error", |s| {
+        !s["config_errors"].as_array().unwrap().is_empty()
+    });
     let error = status["config_errors"][0].as_str().unwrap();
     assert!(error.contains("webhooks.endpoints.team"), "{error}");
     assert!(
