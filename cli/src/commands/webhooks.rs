@@ -24,8 +24,8 @@ pub(super) fn run(command: WebhooksCommand) -> anyhow::Result<ExitCode> {
             delete,
             output,
         } => secret(&name, generate, secret_stdin, delete, output),
-        WebhooksCommand::Test { name, output } => queue(WebhookCommand::Test { name }, output),
-        WebhooksCommand::Retry { name, output } => queue(WebhookCommand::Retry { name }, output),
+        WebhooksCommand::Test { name, output } => test(&name, output),
+        WebhooksCommand::Retry { name, output } => retry(&name, output),
     }
 }
 
@@ -193,22 +193,33 @@ fn secret(
 }
 
 /// `test` and `retry`: how many deliveries were queued.
-fn queue(command: WebhookCommand, output: JsonFlag) -> anyhow::Result<ExitCode> {
-    let (verb, name) = match &command {
-        WebhookCommand::Test { name } => ("test", name.clone()),
-        WebhookCommand::Retry { name } => ("retry", name.clone()),
-        _ => unreachable!("only test and retry are queued here"),
-    };
-    let response = ask(command, Retry::Unsafe)?;
-    let Response::WebhookQueued(queued) = response else {
-        return Err(unexpected(&response));
-    };
+fn queued(command: WebhookCommand) -> anyhow::Result<u64> {
+    match ask(command, Retry::Unsafe)? {
+        Response::WebhookQueued(queued) => Ok(queued),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn test(name: &str, output: JsonFlag) -> anyhow::Result<ExitCode> {
+    let queued = queued(WebhookCommand::Test {
+        name: name.to_string(),
+    })?;
     if output.json {
         emit(&pretty(&json!({"endpoint": name, "queued": queued}))?)?;
-    } else if verb == "test" {
+    } else {
         emit(&format!(
             "Queued a test delivery for webhook endpoint '{name}'; `mws webhooks list` shows how it went.\n"
         ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn retry(name: &str, output: JsonFlag) -> anyhow::Result<ExitCode> {
+    let queued = queued(WebhookCommand::Retry {
+        name: name.to_string(),
+    })?;
+    if output.json {
+        emit(&pretty(&json!({"endpoint": name, "queued": queued}))?)?;
     } else {
         emit(&format!(
             "Queued {queued} deliver{} again for webhook endpoint '{name}'.\n",

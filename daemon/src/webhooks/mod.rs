@@ -151,9 +151,10 @@ impl Webhooks {
     }
 
     /// Queues what a sink plugin asked to send: each is on disk before this
-    /// returns. Returns how many were queued; the rest are named in the log
-    /// (an unknown endpoint, a body too large) or counted as dropped (the
-    /// queue is full).
+    /// returns. Bodies come bounded ([`MAX_BODY`], checked where a sink's
+    /// answer is parsed). Returns how many were queued; the rest are named
+    /// in the log (an unknown endpoint) or counted as dropped (the queue is
+    /// full, or the outbox cannot be written).
     pub(crate) async fn accept(
         &self,
         plugin: &str,
@@ -176,13 +177,6 @@ impl Webhooks {
             if settings.endpoint(&delivery.endpoint).is_none() {
                 let shown: String = delivery.endpoint.chars().take(64).collect();
                 problems.push(format!("a delivery to unknown endpoint '{shown}'"));
-                continue;
-            }
-            if delivery.body.len() > MAX_BODY {
-                problems.push(format!(
-                    "a body of {} bytes (the limit is {MAX_BODY})",
-                    delivery.body.len()
-                ));
                 continue;
             }
             let pending = {

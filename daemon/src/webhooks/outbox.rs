@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 pub(crate) const MAX_BODY: usize = 256 * 1024;
 /// The largest outbox file read back.
 const MAX_FILE: u64 = 1024 * 1024;
+/// Numbers above this are not ours (a renamed or planted file): left alone,
+/// so that numbering never nears `u64::MAX`.
+const MAX_SEQ: u64 = 1 << 53;
 
 /// What a sink plugin asked to send.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,6 +186,7 @@ impl Outbox {
                     .to_str()
                     .and_then(|n| n.strip_suffix(".json"))
                     .and_then(|n| n.parse::<u64>().ok())
+                    .filter(|seq| *seq <= MAX_SEQ)
                 else {
                     continue;
                 };
@@ -226,6 +230,7 @@ mod tests {
         outbox.write(&pending(2), "{\"b\":2}").unwrap();
         outbox.write(&pending(1), "{\"b\":1}").unwrap();
         std::fs::write(outbox.dir().join("00000000000000000009.json"), "not json").unwrap();
+        std::fs::write(outbox.dir().join("18446744073709551615.json"), "{}").unwrap();
         let again = Outbox::new(dir.path().join("outbox"));
         let (loaded, highest) = again.load();
         assert_eq!(loaded.iter().map(|p| p.seq).collect::<Vec<_>>(), [1, 2]);
