@@ -496,7 +496,7 @@ fn backoff(attempts: u32, base: Duration, max: Duration, jitter: f64) -> Duratio
 /// waiting delivery when it is due, one attempt per endpoint at a time.
 async fn dispatch(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let outbox = shared.outbox.clone();
-    let ((loaded, highest), sender) = off_worker(move || (outbox.load(), Sender::new())).await;
+    let (loaded, highest) = off_worker(move || outbox.load()).await;
     {
         let mut queue = lock(&shared.queue);
         // Above every numbered file, readable or not: none is overwritten.
@@ -510,13 +510,10 @@ async fn dispatch(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     }
     // `send_replace`: stored even when nobody waits yet (`send` would not).
     shared.loaded.send_replace(true);
-    let sender = match sender {
-        Ok(sender) => sender,
-        Err(e) => {
-            tracing::error!("webhooks cannot be sent: {e}");
-            return;
-        }
-    };
+    // The HTTP client is built when the first delivery is due: reading the
+    // system's root certificates costs milliseconds and a daemon without
+    // webhooks never needs them.
+    let mut sender: Option<Sender> = None;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Pending, Outcome)>();
     let mut in_flight: HashSet<String> = HashSet::new();
     loop {
@@ -542,14 +539,23 @@ async fn dispatch(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
                 }
             }
         }
-        for (endpoint, pending) in due {
-            in_flight.insert(endpoint.name.clone());
-            let (shared, sender, done) = (shared.clone(), sender.clone(), done_tx.clone());
-            let timeout = settings.timeout;
-            tokio::spawn(async move {
-                let outcome = attempt(&shared, &sender, &endpoint, &pending, timeout).await;
-                let _ = done.send((pending, outcome));
-            });
+        if !due.is_empty() {
+            let sender = match built(&mut sender).await {
+                Ok(sender) => sender,
+                Err(e) => {
+                    tracing::error!("webhooks cannot be sent: {e}");
+                    return;
+                }
+            };
+            for (endpoint, pending) in due {
+                in_flight.insert(endpoint.name.clone());
+                let (shared, sender, done) = (shared.clone(), sender.clone(), done_tx.clone());
+                let timeout = settings.timeout;
+                tokio::spawn(async move {
+                    let outcome = attempt(&shared, &sender, &endpoint, &pending, timeout).await;
+                    let _ = done.send((pending, outcome));
+                });
+            }
         }
         let sleep = next
             .map(|at| Duration::from_secs_f64((at - now).clamp(0.0, 3600.0)))
@@ -564,6 +570,17 @@ async fn dispatch(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// The shared HTTP client, built off the async workers the first time it
+/// is needed.
+async fn built(slot: &mut Option<Sender>) -> Result<Sender, String> {
+    if let Some(sender) = slot {
+        return Ok(sender.clone());
+    }
+    let sender = off_worker(Sender::new).await?;
+    *slot = Some(sender.clone());
+    Ok(sender)
 }
 
 /// One attempt of one delivery.
