@@ -659,6 +659,18 @@ pub enum WebhooksCommand {
         #[command(flatten)]
         output: JsonFlag,
     },
+    /// Remove every delivery to an endpoint from the outbox.
+    ///
+    /// Waiting and given-up deliveries alike, never sent. Works for an
+    /// endpoint no longer in the config too, whose deliveries otherwise
+    /// stay on disk and count against max_queue.
+    #[command(verbatim_doc_comment)]
+    Purge {
+        /// The endpoint's name, configured or not (as `mws webhooks list` shows it).
+        name: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -384,6 +384,10 @@ pub enum WebhookCommand {
     /// Queue again the deliveries to endpoint `name` that were given up
     /// on; answered with [`Response::WebhookQueued`].
     Retry { name: String },
+    /// Remove every delivery to endpoint `name` (configured or no longer
+    /// configured) from the outbox, waiting or given up on; answered with
+    /// [`Response::WebhookPurged`].
+    Purge { name: String },
 }
 
 /// One configured webhook endpoint, as `mws webhooks list` shows it. Never
@@ -430,6 +434,11 @@ pub struct WebhookReport {
     pub missed_events: u64,
     /// Deliveries waiting for an endpoint no longer configured.
     pub orphaned: u64,
+    /// The names of endpoints no longer configured that still have
+    /// deliveries in the outbox (waiting or given up on), for `mws webhooks
+    /// purge`.
+    #[serde(default)]
+    pub orphaned_endpoints: Vec<String>,
     /// The loaded plugins that turn events into deliveries (`workspace.event`).
     pub sinks: Vec<String>,
     /// Where the queue is kept on disk.
@@ -740,6 +749,12 @@ pub enum Response {
     WebhookSecret(Option<Secret>),
     /// `WebhookCommand::Test` / `Retry`: how many deliveries were queued.
     WebhookQueued(u64),
+    /// `WebhookCommand::Purge`: deliveries removed, and those left because
+    /// an attempt was under way.
+    WebhookPurged {
+        removed: u64,
+        sending: u64,
+    },
 }
 
 /// Where a plugin file stands.
@@ -900,6 +915,7 @@ impl Response {
             Response::Webhooks(_) => "Webhooks",
             Response::WebhookSecret(_) => "WebhookSecret",
             Response::WebhookQueued(_) => "WebhookQueued",
+            Response::WebhookPurged { .. } => "WebhookPurged",
         }
     }
 

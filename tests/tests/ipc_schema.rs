@@ -277,9 +277,10 @@ fn response_index(response: &Response) -> usize {
         Response::Webhooks(_) => 28,
         Response::WebhookSecret(_) => 29,
         Response::WebhookQueued(_) => 30,
+        Response::WebhookPurged { .. } => 31,
     }
 }
-const RESPONSE_VARIANTS: usize = 31;
+const RESPONSE_VARIANTS: usize = 32;
 
 fn selection() -> Selection {
     Selection {
@@ -426,6 +427,9 @@ fn sample_requests() -> Vec<Request> {
         WebhookCommand::Retry {
             name: "team".into(),
         },
+        WebhookCommand::Purge {
+            name: "old-team".into(),
+        },
     ];
     requests.extend(webhooks.into_iter().map(Request::Webhooks));
     requests
@@ -456,6 +460,8 @@ fn webhook_report() -> WebhookReport {
         }],
         queued: 1,
         max_queue: 10,
+        orphaned: 2,
+        orphaned_endpoints: vec!["old-team".into()],
         sinks: vec!["webhook".into()],
         outbox: "/state/outbox".into(),
         ..Default::default()
@@ -575,6 +581,10 @@ fn sample_responses() -> Vec<Response> {
         Response::WebhookSecret(Some(Secret::new("whsec_x".into()))),
         Response::WebhookSecret(None),
         Response::WebhookQueued(2),
+        Response::WebhookPurged {
+            removed: 3,
+            sending: 1,
+        },
         Response::Resync {
             reason: ResyncReason::TooOld,
             instance: "i".into(),

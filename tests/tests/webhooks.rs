@@ -504,6 +504,94 @@ fn a_receiver_that_fails_gets_the_event_after_backoff_and_given_up_ones_can_be_r
 }
 
 #[test]
+fn deliveries_left_by_an_endpoint_taken_out_of_the_config_can_be_purged() {
+    let receiver_dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(receiver_dir.path());
+    let team = format!(
+        "[webhooks.endpoints.team]\nurl = \"{}\"\n",
+        receiver.url("/team")
+    );
+    // `old` has no signing secret: its attempts fail, and the next one is
+    // a minute away.
+    let config = format!(
+        "[webhooks]\nretry_base_secs = 60\n\n{team}\n[webhooks.endpoints.old]\nurl = \"{}\"\n",
+        receiver.url("/old"),
+    );
+    let (world, _bus, _emulator) = webhook_world(&config);
+    share_secret(&world, &receiver, "team");
+    ok(&world.mws(&["proxy-tokens", "list"]));
+    create_token(&world, "left-behind");
+    report_until(&world, "team delivered, old failed once", |r| {
+        endpoint(r, "team")["delivered"] == 1 && endpoint(r, "old")["retries"] == 1
+    });
+
+    // `old` leaves the config; its delivery stays, named, and counts
+    // against the queue's bound.
+    std::fs::write(
+        world.path("config/mws/config.toml"),
+        format!("[webhooks]\nretry_base_secs = 60\n\n{team}"),
+    )
+    .unwrap();
+    let report = report_until(&world, "old no longer configured", |r| {
+        r["endpoints"].as_array().unwrap().len() == 1
+    });
+    assert_eq!(report["orphaned"], 1, "{report}");
+    assert_eq!(report["queued"], 1, "{report}");
+    assert_eq!(report["orphaned_endpoints"], serde_json::json!(["old"]));
+    let listed = ok(&world.mws(&["webhooks", "list"]));
+    assert!(
+        listed.contains(
+            "1 for endpoints no longer configured (old: `mws webhooks purge NAME` removes them)"
+        ),
+        "{listed}"
+    );
+    assert_eq!(outbox_files(&world).len(), 1, "{:?}", outbox_files(&world));
+
+    // A name that is neither configured nor in the outbox is an error.
+    let out = world.mws(&["webhooks", "purge", "olld"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "Error: no webhook endpoint named 'olld' in [webhooks.endpoints] (configured: team)\n"
+    );
+    assert_eq!(outbox_files(&world).len(), 1);
+
+    let out = json_of(&ok(&world.mws(&["webhooks", "purge", "old", "--json"])));
+    assert_eq!(
+        out,
+        serde_json::json!({"endpoint": "old", "removed": 1, "sending": 0})
+    );
+    assert!(
+        outbox_files(&world).is_empty(),
+        "{:?}",
+        outbox_files(&world)
+    );
+    let report = webhooks_json(&world);
+    assert_eq!(report["orphaned"], 0, "{report}");
+    assert_eq!(report["queued"], 0, "{report}");
+    assert_eq!(report["orphaned_endpoints"], serde_json::json!([]));
+    // Nothing comes back with a new daemon, and nothing was sent to `old`.
+    ok(&world.mws(&["daemon", "restart"]));
+    let report = webhooks_json(&world);
+    assert_eq!(
+        report["orphaned_endpoints"],
+        serde_json::json!([]),
+        "{report}"
+    );
+    assert!(
+        receiver.log().iter().all(|r| r["path"] != "/old"),
+        "{:#?}",
+        receiver.log()
+    );
+    // A configured endpoint with nothing waiting: nothing to remove.
+    let out = ok(&world.mws(&["webhooks", "purge", "team"]));
+    assert_eq!(
+        out,
+        "Removed 0 deliveries to webhook endpoint 'team' from the outbox.\n"
+    );
+}
+
+#[test]
 fn a_full_queue_drops_and_counts_what_does_not_fit() {
     let receiver_dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(receiver_dir.path());

@@ -1,7 +1,8 @@
-//! `mws webhooks list|secret|test|retry`: the webhook endpoints configured
-//! in `[webhooks.endpoints]`, their queue, their signing secrets (kept in
-//! the OS keyring by the daemon; a secret is read from a hidden prompt or
-//! standard input, never argv) and a test delivery.
+//! `mws webhooks list|secret|test|retry|purge`: the webhook endpoints
+//! configured in `[webhooks.endpoints]`, their queue, their signing secrets
+//! (kept in the OS keyring by the daemon; a secret is read from a hidden
+//! prompt or standard input, never argv), a test delivery, and what to do
+//! with deliveries that did not go out.
 
 use crate::args::{JsonFlag, WebhooksCommand};
 use crate::client::Retry;
@@ -26,6 +27,7 @@ pub(super) fn run(command: WebhooksCommand) -> anyhow::Result<ExitCode> {
         } => secret(&name, generate, secret_stdin, delete, output),
         WebhooksCommand::Test { name, output } => test(&name, output),
         WebhooksCommand::Retry { name, output } => retry(&name, output),
+        WebhooksCommand::Purge { name, output } => purge(&name, output),
     }
 }
 
@@ -50,7 +52,7 @@ fn list(output: JsonFlag) -> anyhow::Result<ExitCode> {
 /// The queue's summary line, then one table row per endpoint, each line
 /// after `indent`.
 pub(crate) fn report_text(report: &WebhookReport, indent: &str) -> String {
-    if report.endpoints.is_empty() && report.queued == 0 {
+    if report.endpoints.is_empty() && report.queued == 0 && report.orphaned_endpoints.is_empty() {
         return format!(
             "{indent}No webhook endpoints are configured (add [webhooks.endpoints.NAME] to ~/.config/mws/config.toml).\n"
         );
@@ -108,6 +110,12 @@ fn summary(report: &WebhookReport) -> String {
         text.push_str(&format!(
             ", {} for endpoints no longer configured",
             report.orphaned
+        ));
+    }
+    if !report.orphaned_endpoints.is_empty() {
+        text.push_str(&format!(
+            " ({}: `mws webhooks purge NAME` removes them)",
+            report.orphaned_endpoints.join(", ")
         ));
     }
     text
@@ -229,6 +237,40 @@ fn retry(name: &str, output: JsonFlag) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn purge(name: &str, output: JsonFlag) -> anyhow::Result<ExitCode> {
+    let response = ask(
+        WebhookCommand::Purge {
+            name: name.to_string(),
+        },
+        Retry::Unsafe,
+    )?;
+    let Response::WebhookPurged { removed, sending } = response else {
+        return Err(unexpected(&response));
+    };
+    if output.json {
+        emit(&pretty(
+            &json!({"endpoint": name, "removed": removed, "sending": sending}),
+        )?)?;
+    } else {
+        emit(&purged_text(name, removed, sending))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn purged_text(name: &str, removed: u64, sending: u64) -> String {
+    let mut text = format!(
+        "Removed {removed} deliver{} to webhook endpoint '{name}' from the outbox.\n",
+        if removed == 1 { "y" } else { "ies" }
+    );
+    if sending > 0 {
+        text.push_str(&format!(
+            "{sending} being sent right now {} left to its attempt.\n",
+            if sending == 1 { "was" } else { "were" }
+        ));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +318,39 @@ mod tests {
         assert!(text.contains("missing"), "{text}");
         assert!(text.contains("HTTP 500"), "{text}");
         assert!(!text.contains("No sink plugin"), "{text}");
+    }
+
+    #[test]
+    fn deliveries_left_by_a_removed_endpoint_are_named_with_the_way_out() {
+        let report = WebhookReport {
+            queued: 3,
+            max_queue: 10,
+            orphaned: 3,
+            orphaned_endpoints: vec!["old-team".into(), "pager".into()],
+            ..Default::default()
+        };
+        let text = report_text(&report, "");
+        assert!(
+            text.starts_with("0 endpoints, 3 queued (at most 10), 0 dropped, 0 missed events, 3 for endpoints no longer configured (old-team, pager: `mws webhooks purge NAME` removes them)\n"),
+            "{text}"
+        );
+        // Only given-up deliveries left (none waiting): still named.
+        let report = WebhookReport {
+            orphaned_endpoints: vec!["old-team".into()],
+            ..Default::default()
+        };
+        assert!(report_text(&report, "").contains("old-team"));
+    }
+
+    #[test]
+    fn a_purge_says_what_it_removed_and_what_it_left() {
+        assert_eq!(
+            purged_text("team", 1, 0),
+            "Removed 1 delivery to webhook endpoint 'team' from the outbox.\n"
+        );
+        assert_eq!(
+            purged_text("team", 0, 1),
+            "Removed 0 deliveries to webhook endpoint 'team' from the outbox.\n1 being sent right now was left to its attempt.\n"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! `mws webhooks …`: the endpoints and their queue, their signing secrets
-//! (kept in the keyring), a test delivery and re-queuing what was given up
-//! on. The state is the webhooks handle's; a test goes through the sink
-//! plugins like any event.
+//! (kept in the keyring), a test delivery, re-queuing what was given up on
+//! and purging an endpoint's deliveries. The state is the webhooks
+//! handle's; a test goes through the sink plugins like any event.
 
 use crate::error::Error;
 use crate::state::Daemon;
@@ -28,6 +28,13 @@ pub(super) async fn handle(daemon: &Daemon, command: WebhookCommand) -> Result<R
         }
         WebhookCommand::Retry { name } => {
             Ok(Response::WebhookQueued(daemon.webhooks.retry(&name).await?))
+        }
+        WebhookCommand::Purge { name } => {
+            let purged = daemon.webhooks.purge(&name).await?;
+            Ok(Response::WebhookPurged {
+                removed: purged.removed,
+                sending: purged.sending,
+            })
         }
     }
 }

@@ -11,11 +11,13 @@
 //! that endpoint's secret from the keyring ([`signature`]), through one
 //! HTTP client ([`delivery`]); a 2xx removes it, anything else is retried
 //! with exponential backoff and jitter until `give_up_after_secs`, when it
-//! is set aside (`mws webhooks retry` queues it again). One endpoint's
-//! deliveries go in order, one at a time; endpoints do not wait for each
-//! other. The queue is bounded (`max_queue`); what does not fit is dropped,
-//! counted and shown in `mws daemon status`, and so are events the sink
-//! fell too far behind to see.
+//! is set aside (`mws webhooks retry` queues it again; `mws webhooks
+//! purge` removes an endpoint's deliveries, as those of an endpoint no
+//! longer configured must be, since they count against the bound). One
+//! endpoint's deliveries go in order, one at a time; endpoints do not wait
+//! for each other. The queue is bounded (`max_queue`); what does not fit
+//! is dropped, counted and shown in `mws daemon status`, and so are events
+//! the sink fell too far behind to see.
 //!
 //! The endpoints are in `[webhooks]` of mws's config ([`settings`]), read
 //! again on every change like the rest of it. Nothing here holds a lock
@@ -79,6 +81,8 @@ struct Queue {
     tallies: HashMap<String, Tally>,
     dropped: u64,
     missed_events: u64,
+    /// The deliveries an attempt is under way for (purge leaves them).
+    sending: HashSet<u64>,
 }
 
 impl Queue {
@@ -104,6 +108,15 @@ struct Shared {
 /// The keyring entry of an endpoint's secret (service `mws`).
 fn keyring_user(endpoint: &str) -> String {
     format!("webhook:{endpoint}")
+}
+
+/// What a purge did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Purged {
+    /// Deliveries removed from the outbox.
+    pub removed: u64,
+    /// Deliveries left because an attempt was under way.
+    pub sending: u64,
 }
 
 /// The daemon's handle on webhooks.
@@ -161,13 +174,8 @@ impl Webhooks {
         deliveries: Vec<Delivery>,
     ) -> Result<u64, String> {
         let shared = self.shared().map_err(|e| e.to_string())?;
-        // New numbers follow the ones on disk. Bounded: the plugin manager
-        // calls this, and must not wait for ever behind a slow disk.
-        let mut loaded = shared.loaded.subscribe();
-        if tokio::time::timeout(LOAD_WAIT, loaded.wait_for(|loaded| *loaded))
-            .await
-            .is_err()
-        {
+        // New numbers follow the ones on disk.
+        if !shared.outbox_read().await {
             return Err("the webhook outbox is still being read; the event is not queued".into());
         }
         let settings = shared.webhook_settings();
@@ -261,6 +269,14 @@ impl Webhooks {
                 .waiting()
                 .filter(|p| settings.endpoint(&p.endpoint).is_none())
                 .count() as u64,
+            orphaned_endpoints: queue
+                .deliveries
+                .values()
+                .filter(|p| settings.endpoint(&p.endpoint).is_none())
+                .map(|p| p.endpoint.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
             outbox: shared.outbox.dir().display().to_string(),
             ..WebhookReport::default()
         };
@@ -361,6 +377,60 @@ impl Webhooks {
         Ok(queued)
     }
 
+    /// Removes every delivery to endpoint `name` from the outbox, waiting
+    /// or given up on, whether `name` is still configured or not (an
+    /// endpoint removed from the config leaves its deliveries behind, and
+    /// they count against `max_queue`). The one being sent at this moment,
+    /// if any, is left to its attempt.
+    pub(crate) async fn purge(&self, name: &str) -> Result<Purged, WebhookError> {
+        let shared = self.shared()?;
+        if !shared.outbox_read().await {
+            return Err(WebhookError::Disk(
+                "it is still being read; try again".into(),
+            ));
+        }
+        let (removed, sending) = {
+            let mut queue = lock(&shared.queue);
+            let (sending, idle): (Vec<u64>, Vec<u64>) = queue
+                .deliveries
+                .values()
+                .filter(|p| p.endpoint == name)
+                .map(|p| p.seq)
+                .partition(|seq| queue.sending.contains(seq));
+            let removed: Vec<Pending> = idle
+                .into_iter()
+                .filter_map(|seq| queue.deliveries.remove(&seq))
+                .collect();
+            (removed, sending.len() as u64)
+        };
+        if removed.is_empty() && sending == 0 {
+            // Nothing by that name anywhere: a typo is an error.
+            shared.known_endpoint(name)?;
+        }
+        let count = removed.len() as u64;
+        let outbox = shared.outbox.clone();
+        let failures = off_worker(move || {
+            removed
+                .iter()
+                .filter_map(|p| outbox.remove(p).err())
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+        })
+        .await;
+        if let Some(first) = failures.first() {
+            // Gone from memory; the files come back after a restart.
+            return Err(WebhookError::Disk(format!(
+                "{} of {count} files were not removed ({first})",
+                failures.len()
+            )));
+        }
+        tracing::info!(endpoint = %name, removed = count, sending, "webhook deliveries purged");
+        Ok(Purged {
+            removed: count,
+            sending,
+        })
+    }
+
     /// Checks that `name` is configured.
     pub(crate) fn check_endpoint(&self, name: &str) -> Result<(), WebhookError> {
         self.shared()?.known_endpoint(name)
@@ -368,6 +438,15 @@ impl Webhooks {
 }
 
 impl Shared {
+    /// Waits until the outbox on disk has been read; false after
+    /// [`LOAD_WAIT`] (a daemon request must not wait for ever behind a slow
+    /// disk).
+    async fn outbox_read(&self) -> bool {
+        let mut loaded = self.loaded.subscribe();
+        let read = tokio::time::timeout(LOAD_WAIT, loaded.wait_for(|loaded| *loaded)).await;
+        read.is_ok()
+    }
+
     fn webhook_settings(&self) -> WebhookSettings {
         self.settings
             .read()
@@ -430,6 +509,7 @@ impl Shared {
                     tracing::warn!(id = %pending.id, "a delivered message stays in the outbox: {e}");
                 }
                 let mut queue = lock(&self.queue);
+                queue.sending.remove(&pending.seq);
                 queue.deliveries.remove(&pending.seq);
                 let tally = queue.tallies.entry(name).or_default();
                 tally.delivered += 1;
@@ -471,6 +551,7 @@ impl Shared {
                     tracing::warn!(id = %pending.id, "the outbox file was not updated: {e}");
                 }
                 let mut queue = lock(&self.queue);
+                queue.sending.remove(&pending.seq);
                 let tally = queue.tallies.entry(name).or_default();
                 tally.last_error = Some(reason);
                 if !give_up {
@@ -522,7 +603,7 @@ async fn dispatch(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
         let mut due = Vec::new();
         let mut next: Option<f64> = None;
         {
-            let queue = lock(&shared.queue);
+            let mut queue = lock(&shared.queue);
             for endpoint in &settings.endpoints {
                 if in_flight.contains(&endpoint.name) {
                     continue;
@@ -537,6 +618,11 @@ async fn dispatch(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
                         next.map_or(head.next_attempt_at, |n: f64| n.min(head.next_attempt_at)),
                     );
                 }
+            }
+            // Marked under the same lock they were picked under: a purge
+            // leaves them to their attempt.
+            for (_, pending) in &due {
+                queue.sending.insert(pending.seq);
             }
         }
         if !due.is_empty() {
