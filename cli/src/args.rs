@@ -632,6 +632,7 @@ pub enum WebhooksCommand {
     #[command(verbatim_doc_comment)]
     Secret {
         /// The endpoint's name in [webhooks.endpoints].
+        #[arg(add = crate::complete::webhook_endpoints())]
         name: String,
         /// Make a new random secret and print it.
         #[arg(long, conflicts_with_all = ["secret_stdin", "delete"])]
@@ -648,6 +649,7 @@ pub enum WebhooksCommand {
     /// Queue a test event (webhook.test) for one endpoint.
     Test {
         /// The endpoint's name in [webhooks.endpoints].
+        #[arg(add = crate::complete::webhook_endpoints())]
         name: String,
         #[command(flatten)]
         output: JsonFlag,
@@ -655,6 +657,7 @@ pub enum WebhooksCommand {
     /// Queue again the deliveries to an endpoint that were given up on.
     Retry {
         /// The endpoint's name in [webhooks.endpoints].
+        #[arg(add = crate::complete::webhook_endpoints())]
         name: String,
         #[command(flatten)]
         output: JsonFlag,
@@ -667,6 +670,7 @@ pub enum WebhooksCommand {
     #[command(verbatim_doc_comment)]
     Purge {
         /// The endpoint's name, configured or not (as `mws webhooks list` shows it).
+        #[arg(add = crate::complete::webhook_endpoints())]
         name: String,
         #[command(flatten)]
         output: JsonFlag,

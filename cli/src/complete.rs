@@ -52,6 +52,10 @@ pub fn member_tokens() -> ArgValueCompleter {
     ArgValueCompleter::new(|current: &OsStr| names(CompletionKind::MemberTokens, current))
 }
 
+pub fn webhook_endpoints() -> ArgValueCompleter {
+    ArgValueCompleter::new(|current: &OsStr| names(CompletionKind::WebhookEndpoints, current))
+}
+
 pub fn environments() -> ArgValueCompleter {
     ArgValueCompleter::new(|current: &OsStr| names(CompletionKind::Environments, current))
 }

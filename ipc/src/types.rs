@@ -452,6 +452,9 @@ pub enum CompletionKind {
     ServiceUsers,
     MemberTokens,
     Environments,
+    /// Webhook endpoint names: the configured ones, and those no longer
+    /// configured that still hold deliveries (protocol 7).
+    WebhookEndpoints,
 }
 
 /// `Request::Credential`'s answer: what `MODAL_TOKEN_ID`,

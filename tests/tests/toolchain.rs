@@ -282,6 +282,14 @@ fn completion_offers_cached_names_and_never_calls_modal() {
     let emulator = start_emulator(&world.path("emu"), &[]).expect("emulator");
     world.use_emulator(&emulator);
     world.set("MWS_POLL_INTERVAL_SECS", "3600");
+    let config = world.path("config/mws/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        "[webhooks.endpoints.team]\nurl = \"https://hooks.example.com/t\"\n\n\
+         [webhooks.endpoints.chat]\nurl = \"https://hooks.example.com/c\"\nformat = \"slack\"\n",
+    )
+    .unwrap();
     // The registration script for each shell.
     assert!(ok(&world.mws(&["completions", "bash"]))
         .contains("complete -o nospace -o bashdefault -o nosort -F _clap_complete_mws mws"));
@@ -324,6 +332,15 @@ fn completion_offers_cached_names_and_never_calls_modal() {
     let envs = complete(&world, &["mws", "proxy-tokens", "list", "-e", ""]);
     assert!(envs.contains(&"prod".to_string()), "{envs:?}");
     assert!(envs.iter().all(|e| !e.contains('/')), "{envs:?}");
+    // Webhook endpoints, from the config.
+    assert_eq!(
+        complete(&world, &["mws", "webhooks", "test", ""]),
+        ["chat", "team"]
+    );
+    assert_eq!(
+        complete(&world, &["mws", "webhooks", "purge", "t"]),
+        ["team"]
+    );
     assert_eq!(
         emulator.calls().len(),
         calls,

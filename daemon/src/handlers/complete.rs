@@ -2,7 +2,8 @@
 //! (`mws proxy-tokens delete <TAB>`): from what the daemon last heard for
 //! the selected identity, never from Modal — a completion must answer at
 //! once, and a tab press is no reason to call a server. An identity the
-//! daemon has not met completes nothing.
+//! daemon has not met completes nothing. Webhook endpoint names come from
+//! the config and the outbox, whoever asks.
 
 use crate::state::Daemon;
 use mws_ipc::{CompletionKind, Response, Selection};
@@ -12,6 +13,14 @@ pub(super) async fn complete(
     selection: &Selection,
     kind: CompletionKind,
 ) -> Response {
+    if kind == CompletionKind::WebhookEndpoints {
+        let report = daemon.webhooks.report();
+        let mut names: Vec<String> = report.endpoints.into_iter().map(|e| e.name).collect();
+        names.extend(report.orphaned_endpoints);
+        names.sort();
+        names.dedup();
+        return Response::Names(names);
+    }
     let names = match daemon.credentials.peek(selection).await {
         Some((_, server_url, token_id)) => daemon
             .known_session(&server_url, &token_id)

@@ -88,6 +88,8 @@ impl Session {
                 drop(record);
                 self.known_environments()
             }
+            // Not an identity's: `handlers::complete` answers from the config.
+            CompletionKind::WebhookEndpoints => Vec::new(),
         };
         names.sort();
         names.dedup();
