@@ -2,7 +2,8 @@
 # Webhook delivery figures (bench/webhooks.py): event-to-receiver latency and
 # how fast a backlog drains, release build. Not part of CI.
 #   bench/webhooks.sh      # about a minute
-# Knobs: BENCH_WEBHOOK_EVENTS (50), BENCH_WEBHOOK_BACKLOG (200).
+# Knobs: BENCH_WEBHOOK_EVENTS (50), BENCH_WEBHOOK_BACKLOG (200),
+# BENCH_WEBHOOK_STUCK (100000; 0 skips that scenario).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then

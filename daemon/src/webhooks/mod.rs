@@ -26,6 +26,7 @@
 
 mod delivery;
 mod outbox;
+mod queue;
 pub(crate) mod settings;
 mod signature;
 
@@ -38,9 +39,10 @@ use crate::sync::lock;
 use delivery::{Message, Outcome, Sender};
 use mws_ipc::{Secret, WebhookEndpoint, WebhookReport};
 use outbox::{Outbox, Pending};
+use queue::Queue;
 use settings::{Endpoint, Format, WebhookSettings};
 use signature::Key;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -62,33 +64,6 @@ pub(crate) enum WebhookError {
     Disk(String),
     #[error(transparent)]
     Keyring(#[from] crate::secrets::KeyringError),
-}
-
-/// What is counted per endpoint since the daemon started.
-#[derive(Debug, Default, Clone)]
-struct Tally {
-    delivered: u64,
-    retries: u64,
-    last_error: Option<String>,
-    last_delivered_at: Option<f64>,
-}
-
-#[derive(Default)]
-struct Queue {
-    /// Every delivery on disk (waiting or given up on), by number.
-    deliveries: BTreeMap<u64, Pending>,
-    next_seq: u64,
-    tallies: HashMap<String, Tally>,
-    dropped: u64,
-    missed_events: u64,
-    /// The deliveries an attempt is under way for (purge leaves them).
-    sending: HashSet<u64>,
-}
-
-impl Queue {
-    fn waiting(&self) -> impl Iterator<Item = &Pending> {
-        self.deliveries.values().filter(|p| !p.failed)
-    }
 }
 
 struct Shared {
@@ -189,7 +164,7 @@ impl Webhooks {
             }
             let pending = {
                 let mut queue = lock(&shared.queue);
-                if queue.waiting().count() as u64 >= settings.max_queue {
+                if queue.waiting_count() >= settings.max_queue {
                     queue.dropped += 1;
                     crate::metrics::webhook_dropped();
                     tracing::warn!(
@@ -219,7 +194,7 @@ impl Webhooks {
             match off_worker(move || outbox.write(&record, &body)).await {
                 Ok(()) => {
                     tracing::info!(endpoint = %pending.endpoint, event = %pending.event, id = %pending.id, "webhook queued");
-                    lock(&shared.queue).deliveries.insert(pending.seq, pending);
+                    lock(&shared.queue).insert(pending);
                     queued += 1;
                 }
                 Err(e) => {
@@ -260,23 +235,28 @@ impl Webhooks {
         let settings = shared.webhook_settings();
         let has_secret = lock(&shared.has_secret).clone();
         let queue = lock(&shared.queue);
+        // One walk, for what is given up on (the rare case).
+        let mut failed: HashMap<&str, u64> = HashMap::new();
+        let mut orphaned_endpoints = BTreeSet::new();
+        for p in queue.all() {
+            if p.failed {
+                *failed.entry(&p.endpoint).or_default() += 1;
+            }
+            if settings.endpoint(&p.endpoint).is_none() {
+                orphaned_endpoints.insert(p.endpoint.clone());
+            }
+        }
         let mut report = WebhookReport {
-            queued: queue.waiting().count() as u64,
+            queued: queue.waiting_count(),
             max_queue: settings.max_queue,
             dropped: queue.dropped,
             missed_events: queue.missed_events,
             orphaned: queue
-                .waiting()
-                .filter(|p| settings.endpoint(&p.endpoint).is_none())
-                .count() as u64,
-            orphaned_endpoints: queue
-                .deliveries
-                .values()
-                .filter(|p| settings.endpoint(&p.endpoint).is_none())
-                .map(|p| p.endpoint.clone())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect(),
+                .waiting_endpoints()
+                .filter(|name| settings.endpoint(name).is_none())
+                .map(|name| queue.waiting_for(name))
+                .sum(),
+            orphaned_endpoints: orphaned_endpoints.into_iter().collect(),
             outbox: shared.outbox.dir().display().to_string(),
             ..WebhookReport::default()
         };
@@ -286,26 +266,20 @@ impl Webhooks {
                 .get(&endpoint.name)
                 .cloned()
                 .unwrap_or_default();
-            let mine = || {
-                queue
-                    .deliveries
-                    .values()
-                    .filter(|p| p.endpoint == endpoint.name)
-            };
             report.endpoints.push(WebhookEndpoint {
                 name: endpoint.name.clone(),
                 target: endpoint.target(),
                 format: endpoint.format.name().to_string(),
                 events: endpoint.events.clone(),
                 has_secret: has_secret.get(&endpoint.name).copied(),
-                queued: mine().filter(|p| !p.failed).count() as u64,
+                queued: queue.waiting_for(&endpoint.name),
                 delivered: tally.delivered,
                 retries: tally.retries,
-                failed: mine().filter(|p| p.failed).count() as u64,
+                failed: failed.get(endpoint.name.as_str()).copied().unwrap_or(0),
                 last_error: tally.last_error,
                 last_delivered_at: tally.last_delivered_at,
-                next_attempt_at: mine()
-                    .find(|p| !p.failed)
+                next_attempt_at: queue
+                    .head(&endpoint.name)
                     .filter(|p| p.attempts > 0)
                     .map(|p| p.next_attempt_at),
             });
@@ -354,8 +328,7 @@ impl Webhooks {
         let shared = self.shared()?;
         shared.known_endpoint(name)?;
         let failed: Vec<Pending> = lock(&shared.queue)
-            .deliveries
-            .values()
+            .all()
             .filter(|p| p.failed && p.endpoint == name)
             .cloned()
             .collect();
@@ -370,7 +343,7 @@ impl Webhooks {
             off_worker(move || outbox.move_to(&record))
                 .await
                 .map_err(|e| WebhookError::Disk(e.to_string()))?;
-            lock(&shared.queue).deliveries.insert(pending.seq, pending);
+            lock(&shared.queue).insert(pending);
             queued += 1;
         }
         shared.wake.notify_one();
@@ -392,14 +365,13 @@ impl Webhooks {
         let (removed, sending) = {
             let mut queue = lock(&shared.queue);
             let (sending, idle): (Vec<u64>, Vec<u64>) = queue
-                .deliveries
-                .values()
+                .all()
                 .filter(|p| p.endpoint == name)
                 .map(|p| p.seq)
                 .partition(|seq| queue.sending.contains(seq));
             let removed: Vec<Pending> = idle
                 .into_iter()
-                .filter_map(|seq| queue.deliveries.remove(&seq))
+                .filter_map(|seq| queue.remove(seq))
                 .collect();
             (removed, sending.len() as u64)
         };
@@ -510,7 +482,7 @@ impl Shared {
                 }
                 let mut queue = lock(&self.queue);
                 queue.sending.remove(&pending.seq);
-                queue.deliveries.remove(&pending.seq);
+                queue.remove(pending.seq);
                 let tally = queue.tallies.entry(name).or_default();
                 tally.delivered += 1;
                 tally.last_error = None;
@@ -557,7 +529,7 @@ impl Shared {
                 if !give_up {
                     tally.retries += 1;
                 }
-                queue.deliveries.insert(pending.seq, pending);
+                queue.insert(pending);
             }
         }
     }
@@ -586,7 +558,7 @@ async fn dispatch(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             tracing::info!(deliveries = loaded.len(), "webhook outbox read");
         }
         for pending in loaded {
-            queue.deliveries.insert(pending.seq, pending);
+            queue.insert(pending);
         }
     }
     // `send_replace`: stored even when nobody waits yet (`send` would not).
@@ -608,7 +580,7 @@ async fn dispatch(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
                 if in_flight.contains(&endpoint.name) {
                     continue;
                 }
-                let Some(head) = queue.waiting().find(|p| p.endpoint == endpoint.name) else {
+                let Some(head) = queue.head(&endpoint.name) else {
                     continue;
                 };
                 if head.next_attempt_at <= now {
