@@ -60,6 +60,8 @@ pub(crate) enum WebhookError {
     BadSecret(#[from] signature::SecretError),
     #[error("webhooks are not running in this daemon")]
     NotStarted,
+    #[error("the webhook outbox is still being read after mwsd started; try again")]
+    StillLoading,
     #[error("the outbox cannot be written: {0}")]
     Disk(String),
     #[error(transparent)]
@@ -327,6 +329,10 @@ impl Webhooks {
     pub(crate) async fn retry(&self, name: &str) -> Result<u64, WebhookError> {
         let shared = self.shared()?;
         shared.known_endpoint(name)?;
+        // What was given up on before a restart is known once read.
+        if !shared.outbox_read().await {
+            return Err(WebhookError::StillLoading);
+        }
         let failed: Vec<Pending> = lock(&shared.queue)
             .all()
             .filter(|p| p.failed && p.endpoint == name)
@@ -358,9 +364,7 @@ impl Webhooks {
     pub(crate) async fn purge(&self, name: &str) -> Result<Purged, WebhookError> {
         let shared = self.shared()?;
         if !shared.outbox_read().await {
-            return Err(WebhookError::Disk(
-                "it is still being read; try again".into(),
-            ));
+            return Err(WebhookError::StillLoading);
         }
         let (removed, sending) = {
             let mut queue = lock(&shared.queue);
