@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv && .venv/bin/pip install -q modal==1.6.4
 fi
-cargo build --release -q -p mws -p mwsd -p mws-emulator -p mws-plugin-webhook
+cargo build --release -q -p mws -p mwsd -p mws-emulator -p mws-plugin-webhook -p mws-plugin-csv
 exec python3 bench/webhooks.py "$@"

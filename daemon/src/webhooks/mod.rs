@@ -48,7 +48,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
 
-/// How long a delivery waits for the outbox to be read at start-up.
+/// How long a request waits for the outbox at start-up: for its numbers
+/// (a new delivery), or for all of it (retry, purge).
 const LOAD_WAIT: Duration = Duration::from_secs(30);
 
 /// Why a webhook request failed; shown to the user as is.
@@ -78,7 +79,10 @@ struct Shared {
     keys: Mutex<HashMap<String, Arc<Key>>>,
     /// Whether each endpoint's secret was found when last looked for.
     has_secret: Mutex<HashMap<String, bool>>,
-    /// True once the outbox on disk has been read (numbers are given after).
+    /// True once the numbers on disk are known (new deliveries are
+    /// numbered above them).
+    numbered: watch::Sender<bool>,
+    /// True once the outbox on disk has been read.
     loaded: watch::Sender<bool>,
 }
 
@@ -120,6 +124,7 @@ impl Webhooks {
             keyring,
             keys: Mutex::new(HashMap::new()),
             has_secret: Mutex::new(HashMap::new()),
+            numbered: watch::channel(false).0,
             loaded: watch::channel(false).0,
         });
         if self.shared.set(shared.clone()).is_ok() {
@@ -152,7 +157,7 @@ impl Webhooks {
     ) -> Result<u64, String> {
         let shared = self.shared().map_err(|e| e.to_string())?;
         // New numbers follow the ones on disk.
-        if !shared.outbox_read().await {
+        if !Shared::reached(&shared.numbered).await {
             return Err("the webhook outbox is still being read; the event is not queued".into());
         }
         let settings = shared.webhook_settings();
@@ -415,12 +420,17 @@ impl Webhooks {
 
 impl Shared {
     /// Waits until the outbox on disk has been read; false after
-    /// [`LOAD_WAIT`] (a daemon request must not wait for ever behind a slow
-    /// disk).
+    /// [`LOAD_WAIT`].
     async fn outbox_read(&self) -> bool {
-        let mut loaded = self.loaded.subscribe();
-        let read = tokio::time::timeout(LOAD_WAIT, loaded.wait_for(|loaded| *loaded)).await;
-        read.is_ok()
+        Self::reached(&self.loaded).await
+    }
+
+    /// Waits until `flag` is set; false after [`LOAD_WAIT`] (a daemon
+    /// request must not wait for ever behind a slow disk).
+    async fn reached(flag: &watch::Sender<bool>) -> bool {
+        let mut flag = flag.subscribe();
+        let set = tokio::time::timeout(LOAD_WAIT, flag.wait_for(|set| *set)).await;
+        set.is_ok()
     }
 
     fn webhook_settings(&self) -> WebhookSettings {
@@ -552,12 +562,23 @@ fn backoff(attempts: u32, base: Duration, max: Duration, jitter: f64) -> Duratio
 /// The dispatcher: reads the outbox, then sends each endpoint's oldest
 /// waiting delivery when it is due, one attempt per endpoint at a time.
 async fn dispatch(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    // Numbers first, from the file names alone (quick): new events are
+    // queued above every file on disk, readable or not, so none is
+    // overwritten, while the files themselves are still being read.
     let outbox = shared.outbox.clone();
-    let (loaded, highest) = off_worker(move || outbox.load()).await;
+    let highest = off_worker(move || outbox.highest()).await;
     {
         let mut queue = lock(&shared.queue);
-        // Above every numbered file, readable or not: none is overwritten.
         queue.next_seq = highest.saturating_add(1).max(queue.next_seq);
+    }
+    // `send_replace`: stored even when nobody waits yet (`send` would not).
+    shared.numbered.send_replace(true);
+    // Then what they hold; nothing is sent before, so each endpoint's older
+    // deliveries still go first.
+    let outbox = shared.outbox.clone();
+    let loaded = off_worker(move || outbox.load(highest)).await;
+    {
+        let mut queue = lock(&shared.queue);
         if !loaded.is_empty() {
             tracing::info!(deliveries = loaded.len(), "webhook outbox read");
         }
@@ -565,7 +586,6 @@ async fn dispatch(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             queue.insert(pending);
         }
     }
-    // `send_replace`: stored even when nobody waits yet (`send` would not).
     shared.loaded.send_replace(true);
     // The HTTP client is built when the first delivery is due: reading the
     // system's root certificates costs milliseconds and a daemon without

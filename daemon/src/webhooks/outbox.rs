@@ -164,13 +164,10 @@ impl Outbox {
         Ok(record.pending(seq, failed))
     }
 
-    /// Everything on disk, in order: the queue, then what was given up on;
-    /// and the highest number any file has, readable or not (new numbers
-    /// go above it, so an unreadable file is never overwritten). Files that
-    /// cannot be read are skipped and named in the log.
-    pub(crate) fn load(&self) -> (Vec<Pending>, u64) {
-        let mut found = Vec::new();
-        let mut highest = 0;
+    /// The numbered files, in the queue and in `failed/`: (path, number,
+    /// given up on). Names only; nothing is read.
+    fn numbered(&self) -> Vec<(PathBuf, u64, bool)> {
+        let mut files = Vec::new();
         for failed in [false, true] {
             let dir = if failed {
                 self.dir.join("failed")
@@ -190,18 +187,38 @@ impl Outbox {
                 else {
                     continue;
                 };
-                highest = highest.max(seq);
-                match self.read(&entry.path(), seq, failed) {
-                    Ok((pending, _)) => found.push(pending),
-                    Err(e) => tracing::warn!(
-                        file = %entry.path().display(),
-                        "an outbox file cannot be read, and stays where it is: {e}"
-                    ),
-                }
+                files.push((entry.path(), seq, failed));
+            }
+        }
+        files
+    }
+
+    /// The highest number any file has, readable or not: new numbers go
+    /// above it, so an unreadable file is never overwritten. From the names
+    /// alone, so it is quick however large the outbox is.
+    pub(crate) fn highest(&self) -> u64 {
+        self.numbered().iter().map(|f| f.1).max().unwrap_or(0)
+    }
+
+    /// Everything on disk numbered up to `up_to`, in order: the queue, then
+    /// what was given up on. Files that cannot be read are skipped and
+    /// named in the log.
+    pub(crate) fn load(&self, up_to: u64) -> Vec<Pending> {
+        let mut found = Vec::new();
+        for (path, seq, failed) in self.numbered() {
+            if seq > up_to {
+                continue;
+            }
+            match self.read(&path, seq, failed) {
+                Ok((pending, _)) => found.push(pending),
+                Err(e) => tracing::warn!(
+                    file = %path.display(),
+                    "an outbox file cannot be read, and stays where it is: {e}"
+                ),
             }
         }
         found.sort_by_key(|p| (p.failed, p.seq));
-        (found, highest)
+        found
     }
 }
 
@@ -232,9 +249,10 @@ mod tests {
         std::fs::write(outbox.dir().join("00000000000000000009.json"), "not json").unwrap();
         std::fs::write(outbox.dir().join("18446744073709551615.json"), "{}").unwrap();
         let again = Outbox::new(dir.path().join("outbox"));
-        let (loaded, highest) = again.load();
+        assert_eq!(again.highest(), 9, "the unreadable file's number is taken");
+        assert_eq!(again.load(1).len(), 1, "only up to the number asked");
+        let loaded = again.load(again.highest());
         assert_eq!(loaded.iter().map(|p| p.seq).collect::<Vec<_>>(), [1, 2]);
-        assert_eq!(highest, 9, "the unreadable file's number is taken");
         assert_eq!(again.body(&loaded[0]).unwrap(), "{\"b\":1}");
 
         let mut p = loaded[0].clone();
@@ -243,7 +261,7 @@ mod tests {
         again.update(&p).unwrap();
         p.failed = true;
         again.move_to(&p).unwrap();
-        let (loaded, _) = again.load();
+        let loaded = again.load(9);
         assert_eq!(loaded.len(), 2);
         assert!(loaded[1].failed && loaded[1].attempts == 3);
         assert_eq!(again.body(&loaded[1]).unwrap(), "{\"b\":1}");
@@ -252,7 +270,7 @@ mod tests {
         again.move_to(&p).unwrap();
         again.remove(&p).unwrap();
         again.remove(&p).unwrap();
-        assert_eq!(again.load().0.len(), 1);
+        assert_eq!(again.load(9).len(), 1);
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(outbox.dir().join("00000000000000000002.json"))
             .unwrap()
