@@ -465,6 +465,14 @@ fn rotate_keeps_name_scope_and_environments() {
     assert!(stderr(&out).starts_with("Error: "), "{}", stderr(&out));
 }
 
+/// The end of mwsd's log (every daemon of the world appends to it), to say
+/// why a round failed.
+fn log_tail(world: &World) -> String {
+    let log = std::fs::read_to_string(world.path("state/mws/mwsd.log")).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
 #[test]
 fn rotate_happens_exactly_once_when_the_daemon_is_killed_midway() {
     // Every upstream call takes 200 ms, so the kills land inside the steps.
@@ -502,8 +510,9 @@ fn rotate_happens_exactly_once_when_the_daemon_is_killed_midway() {
         assert_ne!(
             survivor,
             old,
-            "round {round}: not rotated; {}",
-            stderr(&out)
+            "round {round}: not rotated; {}\nmwsd.log, last lines:\n{}",
+            stderr(&out),
+            log_tail(&world)
         );
         if out.status.success() {
             let rotated = json_of(&stdout(&out));
@@ -511,8 +520,9 @@ fn rotate_happens_exactly_once_when_the_daemon_is_killed_midway() {
             survived += 1;
         } else {
             panic!(
-                "round {round} (kill at {delay_ms} ms, killed: {killed}): {}",
-                stderr(&out)
+                "round {round} (kill at {delay_ms} ms, killed: {killed}): {}\nmwsd.log, last lines:\n{}",
+                stderr(&out),
+                log_tail(&world)
             );
         }
     }
