@@ -160,14 +160,11 @@ fn secret(
         let Response::Ok = response else {
             return Err(unexpected(&response));
         };
-        if output.json {
-            emit(&pretty(&json!({"endpoint": name, "secret": "deleted"}))?)?;
-        } else {
-            emit(&format!(
-                "Removed the signing secret of webhook endpoint '{name}' from the keyring.\n"
-            ))?;
-        }
-        return Ok(ExitCode::SUCCESS);
+        return answer(
+            output,
+            json!({"endpoint": name, "secret": "deleted"}),
+            format!("Removed the signing secret of webhook endpoint '{name}' from the keyring.\n"),
+        );
     }
     let secret = if generate {
         None
@@ -200,6 +197,16 @@ fn secret(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the JSON form with --json, else the sentence.
+fn answer(output: JsonFlag, json: serde_json::Value, text: String) -> anyhow::Result<ExitCode> {
+    if output.json {
+        emit(&pretty(&json)?)?;
+    } else {
+        emit(&text)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `test` and `retry`: how many deliveries were queued.
 fn queued(command: WebhookCommand) -> anyhow::Result<u64> {
     match ask(command, Retry::Unsafe)? {
@@ -212,29 +219,27 @@ fn test(name: &str, output: JsonFlag) -> anyhow::Result<ExitCode> {
     let queued = queued(WebhookCommand::Test {
         name: name.to_string(),
     })?;
-    if output.json {
-        emit(&pretty(&json!({"endpoint": name, "queued": queued}))?)?;
-    } else {
-        emit(&format!(
+    answer(
+        output,
+        json!({"endpoint": name, "queued": queued}),
+        format!(
             "Queued a test delivery for webhook endpoint '{name}'; `mws webhooks list` shows how it went.\n"
-        ))?;
-    }
-    Ok(ExitCode::SUCCESS)
+        ),
+    )
 }
 
 fn retry(name: &str, output: JsonFlag) -> anyhow::Result<ExitCode> {
     let queued = queued(WebhookCommand::Retry {
         name: name.to_string(),
     })?;
-    if output.json {
-        emit(&pretty(&json!({"endpoint": name, "queued": queued}))?)?;
-    } else {
-        emit(&format!(
+    answer(
+        output,
+        json!({"endpoint": name, "queued": queued}),
+        format!(
             "Queued {queued} deliver{} again for webhook endpoint '{name}'.\n",
             if queued == 1 { "y" } else { "ies" }
-        ))?;
-    }
-    Ok(ExitCode::SUCCESS)
+        ),
+    )
 }
 
 fn purge(name: &str, output: JsonFlag) -> anyhow::Result<ExitCode> {
@@ -247,14 +252,11 @@ fn purge(name: &str, output: JsonFlag) -> anyhow::Result<ExitCode> {
     let Response::WebhookPurged { removed, sending } = response else {
         return Err(unexpected(&response));
     };
-    if output.json {
-        emit(&pretty(
-            &json!({"endpoint": name, "removed": removed, "sending": sending}),
-        )?)?;
-    } else {
-        emit(&purged_text(name, removed, sending))?;
-    }
-    Ok(ExitCode::SUCCESS)
+    answer(
+        output,
+        json!({"endpoint": name, "removed": removed, "sending": sending}),
+        purged_text(name, removed, sending),
+    )
 }
 
 fn purged_text(name: &str, removed: u64, sending: u64) -> String {
